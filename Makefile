@@ -1,0 +1,32 @@
+# proofd — build and test. `make test` is what CI runs (.ci/run).
+GO ?= go
+# Packages that run goroutines and processes concurrently run again under -race.
+RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/...
+
+.PHONY: test fmt-check vet unit race proto demo bench-engine
+
+test: fmt-check vet unit race
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+race:
+	$(GO) test -count=1 -race -short -timeout 20m $(RACE_PKGS)
+
+# Regenerate the protocol code (committed; needs protoc, protoc-gen-go, protoc-gen-go-grpc).
+proto:
+	protoc --go_out=. --go_opt=paths=source_relative \
+	       --go-grpc_out=. --go-grpc_opt=paths=source_relative proto/enginev1/engine.proto
+
+demo:
+	$(GO) run ./cmd/proofd demo
+
+bench-engine:
+	$(GO) run ./cmd/proofd bench engine

@@ -1,0 +1,132 @@
+package debugrec
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// EnvDir is the environment variable that turns recording on.
+const EnvDir = "PROOFD_DEBUG_DIR"
+
+// File is one named input or output of a call.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Recorder writes one directory per call under its root.
+type Recorder struct {
+	root   string
+	proofd string
+	seq    atomic.Uint64
+	mkdir  sync.Once
+	mkErr  error
+}
+
+// FromEnv returns a recorder for $PROOFD_DEBUG_DIR, or nil when it is unset.
+func FromEnv() *Recorder {
+	dir := os.Getenv(EnvDir)
+	if dir == "" {
+		return nil
+	}
+	return New(dir)
+}
+
+// New records into dir. command.sh runs $PROOFD if set, else the running
+// executable when it is proofd, else `proofd` from PATH.
+func New(dir string) *Recorder {
+	bin := "proofd"
+	if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "proofd" {
+		bin = exe
+	}
+	return &Recorder{root: dir, proofd: bin}
+}
+
+// Call is one recorded engine call.
+type Call struct {
+	dir string
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// Begin writes the call's inputs and its command.sh. args are the proofd CLI
+// arguments that redo the call, relative to the call directory; outputs
+// should be written under replay/.
+func (r *Recorder) Begin(op, name string, inputs []File, args []string) (*Call, error) {
+	r.mkdir.Do(func() { r.mkErr = os.MkdirAll(r.root, 0o755) })
+	if r.mkErr != nil {
+		return nil, fmt.Errorf("debug recorder: %s: %w", r.root, r.mkErr)
+	}
+	n := r.seq.Add(1)
+	name = unsafeName.ReplaceAllString(name, "_")
+	if name == "" {
+		name = "unnamed"
+	}
+	dir := filepath.Join(r.root, fmt.Sprintf("%04d-%s-%s", n, op, name))
+	if err := os.MkdirAll(filepath.Join(dir, "output"), 0o755); err != nil {
+		return nil, fmt.Errorf("debug recorder: %w", err)
+	}
+	for _, f := range inputs {
+		if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+			return nil, fmt.Errorf("debug recorder: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "command.sh"), []byte(r.script(n, op, args)), 0o755); err != nil {
+		return nil, fmt.Errorf("debug recorder: %w", err)
+	}
+	return &Call{dir: dir}, nil
+}
+
+func (r *Recorder) script(n uint64, op string, args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = shellQuote(a)
+	}
+	return fmt.Sprintf(`#!/bin/sh
+# Replays recorded engine call %04d (%s) with the proofd CLI.
+# Set PROOFD to choose the binary; outputs go to replay/.
+# The engine's own answer is in output/.
+set -e
+cd "$(dirname "$0")"
+mkdir -p replay
+exec "${PROOFD:-%s}" %s
+`, n, op, r.proofd, strings.Join(quoted, " "))
+}
+
+// Dir is the call's directory.
+func (c *Call) Dir() string { return c.dir }
+
+// Finish writes the call's outputs and result (as output/result.json), or its
+// error (as output/error.txt).
+func (c *Call) Finish(outputs []File, result any, callErr error) error {
+	out := filepath.Join(c.dir, "output")
+	for _, f := range outputs {
+		if err := os.WriteFile(filepath.Join(out, f.Name), f.Data, 0o644); err != nil {
+			return fmt.Errorf("debug recorder: %w", err)
+		}
+	}
+	if callErr != nil {
+		return os.WriteFile(filepath.Join(out, "error.txt"), []byte(callErr.Error()+"\n"), 0o644)
+	}
+	if result == nil {
+		return nil
+	}
+	b, err := json.MarshalIndent(result, "", "  ")
+	if err != nil {
+		return fmt.Errorf("debug recorder: %w", err)
+	}
+	return os.WriteFile(filepath.Join(out, "result.json"), append(b, '\n'), 0o644)
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/proofd/proofd/debugrec"
+	"github.com/proofd/proofd/engine/host"
+	"github.com/proofd/proofd/proto/enginev1"
+)
+
+// maxMessageBytes bounds what the client sends or accepts in one message.
+const maxMessageBytes = 64 << 20
+
+// Conn is a connection to one engine, spawned or in-process.
+type Conn struct {
+	cc    *grpc.ClientConn
+	core  enginev1.EngineClient
+	snark enginev1.SnarkClient
+	info  *enginev1.HandshakeResponse
+	rec   *debugrec.Recorder
+
+	proc      *process        // set for a spawned engine
+	inProcess *host.InProcess // set for an in-process engine
+}
+
+// Dialer connects to an engine's address.
+type Dialer func(ctx context.Context, addr string) (net.Conn, error)
+
+// Dial connects to the engine at addr through dial and negotiates the
+// protocol version. Recording follows $PROOFD_DEBUG_DIR.
+func Dial(ctx context.Context, addr string, dial Dialer) (*Conn, error) {
+	cc, err := grpc.NewClient("passthrough:///"+addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(dial),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to engine %s: %w", addr, err)
+	}
+	c := &Conn{cc: cc, core: enginev1.NewEngineClient(cc), snark: enginev1.NewSnarkClient(cc), rec: debugrec.FromEnv()}
+	info, err := c.core.Handshake(ctx, &enginev1.HandshakeRequest{
+		MinVersion: host.ProtocolVersion, MaxVersion: host.ProtocolVersion, Client: "proofd",
+	}, grpc.WaitForReady(true))
+	if err != nil {
+		cc.Close()
+		return nil, fromStatus(ctx, "handshake with engine "+addr, err)
+	}
+	c.info = info
+	return c, nil
+}
+
+// DialUnix connects to an engine listening on a Unix socket.
+func DialUnix(ctx context.Context, path string) (*Conn, error) {
+	return Dial(ctx, path, func(ctx context.Context, addr string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", addr)
+	})
+}
+
+// Spawn starts an engine process and connects to it. Close stops it.
+func Spawn(ctx context.Context, opts SpawnOptions) (*Conn, error) {
+	p, a, err := spawn(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	c, err := DialUnix(ctx, a.Address)
+	if err != nil {
+		p.kill()
+		return nil, err
+	}
+	c.proc = p
+	return c, nil
+}
+
+// InProcess connects to an engine served inside this process: the same gRPC
+// path as a spawned engine, with no child process. Close stops the server.
+func InProcess(ctx context.Context, srv *host.Server) (*Conn, error) {
+	ip := srv.ServeInProcess()
+	c, err := Dial(ctx, "inprocess", ip.Dial)
+	if err != nil {
+		return nil, errors.Join(err, ip.Close())
+	}
+	c.inProcess = ip
+	return c, nil
+}
+
+// Info is the engine's handshake answer.
+func (c *Conn) Info() *enginev1.HandshakeResponse { return c.info }
+
+// Pid is the engine process id, or 0 for an in-process engine.
+func (c *Conn) Pid() int {
+	if c.proc == nil {
+		return 0
+	}
+	return c.proc.Pid()
+}
+
+// Exited is closed when a spawned engine's process has exited; nil for an
+// in-process engine.
+func (c *Conn) Exited() <-chan struct{} {
+	if c.proc == nil {
+		return nil
+	}
+	return c.proc.exited
+}
+
+// Health asks the engine how it is.
+func (c *Conn) Health(ctx context.Context) (*enginev1.HealthResponse, error) {
+	resp, err := c.core.Health(ctx, &enginev1.HealthRequest{})
+	return resp, fromStatus(ctx, "health", err)
+}
+
+// Close shuts the engine down gracefully, then kills what is left. It
+// returns every teardown failure.
+func (c *Conn) Close() error {
+	var errs []error
+	if c.proc != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := c.core.Shutdown(ctx, &enginev1.ShutdownRequest{})
+		cancel()
+		if err != nil && c.procAlive() {
+			errs = append(errs, fromStatus(context.Background(), "shutdown", err))
+		}
+	}
+	if err := c.cc.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close engine connection: %w", err))
+	}
+	if c.proc != nil {
+		errs = append(errs, c.proc.stop(10*time.Second))
+	}
+	if c.inProcess != nil {
+		errs = append(errs, c.inProcess.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Kill ends a spawned engine at once (SIGKILL to its process group).
+func (c *Conn) Kill() {
+	if c.proc != nil {
+		c.proc.kill()
+	}
+}
+
+func (c *Conn) procAlive() bool {
+	select {
+	case <-c.proc.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// SelfEngine is how proofd spawns itself as an engine.
+func SelfEngine() (SpawnOptions, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return SpawnOptions{}, fmt.Errorf("find proofd executable: %w", err)
+	}
+	return SpawnOptions{Path: exe, Args: []string{"engine", "serve", "--exit-on-stdin-eof"}}, nil
+}

@@ -1,0 +1,151 @@
+package host
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/proofd/proofd/artifact"
+	"github.com/proofd/proofd/proto/enginev1"
+)
+
+// downloadChunk is the size of one Download message.
+const downloadChunk = 1 << 20
+
+// core serves the Engine service every engine shares.
+type core struct {
+	enginev1.UnimplementedEngineServer
+
+	cfg      *Config
+	store    *Store
+	inFlight *atomic.Int32
+	draining *atomic.Bool
+	shutdown func()
+}
+
+func (c *core) Handshake(_ contextLike, req *enginev1.HandshakeRequest) (*enginev1.HandshakeResponse, error) {
+	if req.GetMinVersion() > ProtocolVersion || req.GetMaxVersion() < ProtocolVersion {
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"handshake: client speaks protocol versions %d..%d, engine speaks %d",
+			req.GetMinVersion(), req.GetMaxVersion(), ProtocolVersion)
+	}
+	return &enginev1.HandshakeResponse{
+		Version:          ProtocolVersion,
+		Kind:             c.cfg.Kind,
+		Services:         c.cfg.Services,
+		EngineVersion:    c.cfg.EngineVersion,
+		Pid:              int64(os.Getpid()),
+		MaxMessageBytes:  uint64(c.cfg.MaxMessageBytes),
+		MaxArtifactBytes: c.cfg.MaxArtifactBytes,
+	}, nil
+}
+
+func (c *core) Health(contextLike, *enginev1.HealthRequest) (*enginev1.HealthResponse, error) {
+	st := enginev1.HealthResponse_SERVING
+	if c.draining.Load() {
+		st = enginev1.HealthResponse_DRAINING
+	}
+	n, b := c.store.Stats()
+	return &enginev1.HealthResponse{
+		Status:            st,
+		InFlight:          uint32(max(c.inFlight.Load()-1, 0)), // minus this call
+		ResidentArtifacts: uint32(n),
+		ResidentBytes:     b,
+	}, nil
+}
+
+func (c *core) Shutdown(contextLike, *enginev1.ShutdownRequest) (*enginev1.ShutdownResponse, error) {
+	c.shutdown()
+	return &enginev1.ShutdownResponse{}, nil
+}
+
+func (c *core) Has(_ contextLike, req *enginev1.HasRequest) (*enginev1.HasResponse, error) {
+	out := make([]bool, len(req.GetDigests()))
+	for i, raw := range req.GetDigests() {
+		d, err := artifact.Parse(fmt.Sprintf("digests[%d]", i), raw)
+		if err != nil {
+			return nil, BadInput("digests", err.Error())
+		}
+		out[i] = c.store.Has(d)
+	}
+	return &enginev1.HasResponse{Present: out}, nil
+}
+
+func (c *core) Upload(stream grpc.ClientStreamingServer[enginev1.UploadRequest, enginev1.UploadResponse]) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "upload: reading header: %v", err)
+	}
+	hdr := first.GetHeader()
+	if hdr == nil {
+		return BadInput("upload", "first message must be a header")
+	}
+	want, err := artifact.Parse("upload header", hdr.GetDigest())
+	if err != nil {
+		return BadInput("upload", err.Error())
+	}
+	kind := hdr.GetKind()
+	if hdr.GetSize() > c.cfg.MaxArtifactBytes {
+		return status.Errorf(codes.ResourceExhausted, "upload %s %s: %d bytes exceeds the engine's limit of %d",
+			kind, want.Short(), hdr.GetSize(), c.cfg.MaxArtifactBytes)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, hdr.GetSize()))
+	h := sha256.New()
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		chunk := msg.GetChunk()
+		if uint64(buf.Len()+len(chunk)) > hdr.GetSize() {
+			return BadInput(kind, fmt.Sprintf("upload %s: more bytes than the %d the header announced", want.Short(), hdr.GetSize()))
+		}
+		buf.Write(chunk)
+		h.Write(chunk)
+	}
+	if uint64(buf.Len()) != hdr.GetSize() {
+		return BadInput(kind, fmt.Sprintf("upload %s: got %d bytes, header announced %d", want.Short(), buf.Len(), hdr.GetSize()))
+	}
+	var got Digest
+	h.Sum(got[:0])
+	if got != want {
+		return BadInput(kind, fmt.Sprintf("upload: bytes hash to %s, header says %s", got.Short(), want.Short()))
+	}
+	c.store.Put(got, kind, buf.Bytes())
+	return stream.SendAndClose(&enginev1.UploadResponse{Digest: got[:]})
+}
+
+func (c *core) Download(req *enginev1.DownloadRequest, stream grpc.ServerStreamingServer[enginev1.DownloadResponse]) error {
+	d, err := artifact.Parse("digest", req.GetDigest())
+	if err != nil {
+		return BadInput("digest", err.Error())
+	}
+	data, ok := c.store.Get(d)
+	if !ok {
+		return Missing(d)
+	}
+	first := true
+	for off := 0; first || off < len(data); off += downloadChunk {
+		end := min(off+downloadChunk, len(data))
+		msg := &enginev1.DownloadResponse{Chunk: data[off:end]}
+		if first {
+			msg.Size = uint64(len(data))
+			first = false
+		}
+		if err := stream.Send(msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/proofd/proofd/internal/bench"
+)
+
+func (a *app) benchCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "benchmarks that print ratios against a baseline measured in the same run"}
+	var asJSON, quick bool
+	var reps int
+	eng := &cobra.Command{
+		Use:   "engine [--json]",
+		Short: "prove and verify: gnark in-process vs a fresh engine per call vs a warm engine",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := a.spawnOptions()
+			if err != nil {
+				return err
+			}
+			cfg := bench.EngineConfig{Spawn: opts, Reps: reps, Quick: quick, Progress: a.stderr}
+			rep, err := bench.Engine(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(a.stdout)
+			}
+			rep.WriteTable(a.stdout)
+			return nil
+		},
+	}
+	eng.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (DESIGN.md §9)")
+	eng.Flags().BoolVar(&quick, "quick", false, "small circuits (2^8, 2^10) and few repetitions, for tests")
+	eng.Flags().IntVar(&reps, "reps", 0, "repetitions per case (default: by size)")
+	cmd.AddCommand(eng)
+	return cmd
+}
