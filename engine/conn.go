@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -29,6 +30,9 @@ type Conn struct {
 
 	proc      *process        // set for a spawned engine
 	inProcess *host.InProcess // set for an in-process engine
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Dialer connects to an engine's address.
@@ -92,6 +96,10 @@ func InProcess(ctx context.Context, srv *host.Server) (*Conn, error) {
 	return c, nil
 }
 
+// Raw is the underlying gRPC connection, for calling services this package
+// has no typed wrapper for.
+func (c *Conn) Raw() *grpc.ClientConn { return c.cc }
+
 // Info is the engine's handshake answer.
 func (c *Conn) Info() *enginev1.HandshakeResponse { return c.info }
 
@@ -119,8 +127,13 @@ func (c *Conn) Health(ctx context.Context) (*enginev1.HealthResponse, error) {
 }
 
 // Close shuts the engine down gracefully, then kills what is left. It
-// returns every teardown failure.
+// returns every teardown failure; closing again returns the same.
 func (c *Conn) Close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.close() })
+	return c.closeErr
+}
+
+func (c *Conn) close() error {
 	var errs []error
 	if c.proc != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -142,9 +155,11 @@ func (c *Conn) Close() error {
 	return errors.Join(errs...)
 }
 
-// Kill ends a spawned engine at once (SIGKILL to its process group).
+// Kill ends a spawned engine at once (SIGKILL to its process group). Its
+// exit is then expected: Close does not report it.
 func (c *Conn) Kill() {
 	if c.proc != nil {
+		c.proc.killed.Store(true)
 		c.proc.kill()
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,7 +39,8 @@ type process struct {
 	stdin  *os.File // closing it tells the engine to exit
 	tail   *tailBuffer
 	exited chan struct{}
-	err    error // valid after exited is closed
+	err    error       // valid after exited is closed
+	killed atomic.Bool // we killed it on purpose
 }
 
 // spawn starts the engine and waits for its announce line.
@@ -164,7 +166,7 @@ func (p *process) stop(grace time.Duration) error {
 		p.kill()
 		return fmt.Errorf("engine pid %d: did not exit within %s, killed", p.Pid(), grace)
 	}
-	if p.err != nil {
+	if p.err != nil && !p.killed.Load() {
 		return fmt.Errorf("engine pid %d: %w: %v%s", p.Pid(), ErrEngineExited, p.err, p.tail.suffix())
 	}
 	return nil

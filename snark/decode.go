@@ -80,6 +80,23 @@ func decodeCCS(data []byte) (*circuit, error) {
 	if sum > sysLen {
 		return nil, fmt.Errorf("corrupt: sections total %d bytes, the system has %d", sum, sysLen)
 	}
+	// gnark decodes the first three sections in goroutines of its own, where
+	// a panic cannot be recovered: check them here first.
+	off := uint64(inner)
+	sections := [3][]byte{}
+	for i := range sections {
+		sections[i] = sys[off : off+lens[i]]
+		off += lens[i]
+	}
+	if err := checkLevels(sections[0]); err != nil {
+		return nil, fmt.Errorf("corrupt levels section: %v", err)
+	}
+	if err := checkInstructions(sections[1]); err != nil {
+		return nil, fmt.Errorf("corrupt instructions section: %v", err)
+	}
+	if err := checkCalldata(sections[2]); err != nil {
+		return nil, fmt.Errorf("corrupt calldata section: %v", err)
+	}
 	body := sys[sum-lens[3] : sum]
 	var h ccsHeader
 	if err := cbor.Unmarshal(body, &h); err != nil {
@@ -125,6 +142,34 @@ func curveOfField(hex string) (ecc.ID, error) {
 	return ecc.UNKNOWN, fmt.Errorf("scalar field %q is not one of bn254, bls12-377, bw6-761", hex)
 }
 
+// lengthGuard feeds bytes to gnark's decoders and refuses a declared slice
+// length that the rest of the input cannot hold. gnark-crypto's decoders
+// read every slice length as one 4-byte big-endian read and allocate that
+// many elements before reading them, so a flipped bit could otherwise ask
+// for gigabytes. Every element of every slice they decode takes at least 4
+// bytes, so a length above remaining/4 is impossible in a valid encoding.
+type lengthGuard struct {
+	r    *bytes.Reader
+	size int64
+}
+
+func newLengthGuard(data []byte) *lengthGuard {
+	return &lengthGuard{r: bytes.NewReader(data), size: int64(len(data))}
+}
+
+func (g *lengthGuard) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if len(p) == 4 && n == 4 {
+		if v := int64(binary.BigEndian.Uint32(p)); v > int64(g.r.Len())/4 {
+			// Report no bytes read: io.ReadFull drops an error that comes
+			// with a full buffer.
+			return 0, fmt.Errorf("length %d at offset %d exceeds what the remaining %d bytes can hold",
+				v, g.size-int64(g.r.Len())-4, g.r.Len())
+		}
+	}
+	return n, err
+}
+
 // readAll runs gnark's decoder on data, turning a panic into an error and
 // insisting every byte is consumed.
 func readAll(r io.ReaderFrom, data []byte) (err error) {
@@ -133,7 +178,7 @@ func readAll(r io.ReaderFrom, data []byte) (err error) {
 			err = fmt.Errorf("corrupt: decoder failed: %v", p)
 		}
 	}()
-	n, err := r.ReadFrom(bytes.NewReader(data))
+	n, err := r.ReadFrom(newLengthGuard(data))
 	if err != nil {
 		return fmt.Errorf("corrupt or truncated: %v", err)
 	}
@@ -152,7 +197,7 @@ func unsafeReadAll(r interface {
 			err = fmt.Errorf("corrupt: decoder failed: %v", p)
 		}
 	}()
-	n, err := r.UnsafeReadFrom(bytes.NewReader(data))
+	n, err := r.UnsafeReadFrom(newLengthGuard(data))
 	if err != nil {
 		return fmt.Errorf("corrupt or truncated: %v", err)
 	}
@@ -229,6 +274,9 @@ type verifier struct {
 // decodeVK finds the scheme and curve of a verifying key by decoding it with
 // each candidate, with full point checks.
 func decodeVK(data []byte) (*verifier, error) {
+	if len(data) > maxVKBytes {
+		return nil, fmt.Errorf("%d bytes: larger than any verifying key this engine accepts (%d)", len(data), maxVKBytes)
+	}
 	var firstErr error
 	for _, scheme := range []string{"groth16", "plonk"} {
 		for _, curve := range Curves {
@@ -256,8 +304,18 @@ func decodeVK(data []byte) (*verifier, error) {
 	return nil, fmt.Errorf("not a Groth16 or PLONK verifying key for bn254, bls12-377 or bw6-761 (as a bn254 Groth16 key: %v)", firstErr)
 }
 
+// Caps on untrusted sizes, far above real keys and proofs: a 4 MiB Groth16
+// key has ~130k public inputs; proofs are under 2 KiB.
+const (
+	maxVKBytes    = 4 << 20
+	maxProofBytes = 64 << 10
+)
+
 // decodeProof reads a proof made for v's curve and scheme.
 func decodeProof(data []byte, v *verifier) (any, error) {
+	if len(data) > maxProofBytes {
+		return nil, fmt.Errorf("%d bytes: larger than any proof (%d)", len(data), maxProofBytes)
+	}
 	if v.scheme == "groth16" {
 		p := groth16.NewProof(v.curve)
 		if err := readAll(p, data); err != nil {

@@ -230,6 +230,9 @@ func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*engine
 	if err != nil {
 		return nil, err
 	}
+	if p.groth16 != nil && p.groth16.CurveID() != c.curve {
+		return nil, host.BadInput("pk", fmt.Sprintf("the proving key is for %s, the circuit for %s", CurveName(p.groth16.CurveID()), CurveName(c.curve)))
+	}
 	sw.lap("load_pk")
 	w, err := decodeWitness(req.GetWitness(), c.curve, c.nbPublic(), c.cs.GetNbSecretVariables())
 	if err != nil {
@@ -288,9 +291,6 @@ func proveGuarded(c *circuit, p *prover, w witness.Witness) (proof io.WriterTo, 
 		if p.groth16 == nil {
 			return nil, fmt.Errorf("the proving key is not a Groth16 key")
 		}
-		if p.groth16.CurveID() != c.curve {
-			return nil, fmt.Errorf("the proving key is for %s, the circuit for %s", CurveName(p.groth16.CurveID()), CurveName(c.curve))
-		}
 		return groth16.Prove(c.cs, p.groth16, w)
 	}
 	if p.plonk == nil {
@@ -310,15 +310,17 @@ func (s *server) Verify(ctx context.Context, req *enginev1.VerifyRequest) (*engi
 		return nil, err
 	}
 	sw.lap("load_vk")
-	proof, err := decodeProof(req.GetProof(), v)
-	if err != nil {
-		return nil, host.BadInput("proof", err.Error())
-	}
 	pub, err := decodeWitness(req.GetPublicWitness(), v.curve, v.nbPublic, -1)
 	if err != nil {
 		return nil, host.BadInput("public", err.Error())
 	}
+	// The proof is what is being judged: bytes that do not even decode to
+	// one are an invalid proof, not a failure to verify.
+	proof, err := decodeProof(req.GetProof(), v)
 	sw.lap("decode")
+	if err != nil {
+		return &enginev1.VerifyResponse{Valid: false, Reason: "proof does not decode: " + err.Error(), Timings: sw.timings}, nil
+	}
 	if v.scheme == "groth16" {
 		err = groth16.Verify(proof.(groth16.Proof), v.groth16, pub)
 	} else {

@@ -1,0 +1,102 @@
+package enginetest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildPath string
+	buildErr  error
+)
+
+// Proofd builds ./cmd/proofd once per test process and returns its path.
+// Call Cleanup from TestMain to remove it.
+func Proofd(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		buildDir, buildErr = os.MkdirTemp("", "proofd-bin-")
+		if buildErr != nil {
+			return
+		}
+		buildPath = filepath.Join(buildDir, "proofd")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/proofd")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/proofd: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// Cleanup removes the binary Proofd built.
+func Cleanup() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
+// Children lists the live child processes of this process (from /proc),
+// zombies included: a zombie is a child nobody waited for.
+func Children() ([]int, error) {
+	me := os.Getpid()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var kids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces, so split after ')'.
+		s := string(b)
+		rest := s[strings.LastIndexByte(s, ')')+1:]
+		f := strings.Fields(rest)
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid == me {
+			kids = append(kids, pid)
+		}
+	}
+	return kids, nil
+}
+
+// CheckNoChildren fails when child processes are still alive, after giving
+// them a moment to be reaped.
+func CheckNoChildren() error {
+	var kids []int
+	for range 50 {
+		var err error
+		if kids, err = Children(); err != nil {
+			return err
+		}
+		// `go build` from Proofd is a child only while it runs.
+		if len(kids) == 0 {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("leaked child processes: %v", kids)
+}
