@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // EnvDir is the environment variable that turns recording on.
@@ -24,7 +23,8 @@ type File struct {
 type Recorder struct {
 	root   string
 	proofd string
-	seq    atomic.Uint64
+	seqMu  sync.Mutex
+	seq    uint64
 	mkdir  sync.Once
 	mkErr  error
 }
@@ -63,7 +63,10 @@ func (r *Recorder) Begin(op, name string, inputs []File, args []string) (*Call, 
 	if r.mkErr != nil {
 		return nil, fmt.Errorf("debug recorder: %s: %w", r.root, r.mkErr)
 	}
-	n := r.seq.Add(1)
+	n, err := r.reserve()
+	if err != nil {
+		return nil, err
+	}
 	name = unsafeName.ReplaceAllString(name, "_")
 	if name == "" {
 		name = "unnamed"
@@ -81,6 +84,38 @@ func (r *Recorder) Begin(op, name string, inputs []File, args []string) (*Call, 
 		return nil, fmt.Errorf("debug recorder: %w", err)
 	}
 	return &Call{dir: dir}, nil
+}
+
+// reserve takes the next call number. Several processes may record into
+// one directory (a CLI call, then another): numbers continue from what is
+// there, and an exclusive-create marker settles races between writers.
+func (r *Recorder) reserve() (uint64, error) {
+	r.seqMu.Lock()
+	defer r.seqMu.Unlock()
+	if r.seq == 0 {
+		entries, err := os.ReadDir(r.root)
+		if err != nil {
+			return 0, fmt.Errorf("debug recorder: %w", err)
+		}
+		for _, e := range entries {
+			var n uint64
+			if _, err := fmt.Sscanf(strings.TrimPrefix(e.Name(), "."), "%d", &n); err == nil && n > r.seq {
+				r.seq = n
+			}
+		}
+	}
+	for range 10000 {
+		r.seq++
+		f, err := os.OpenFile(filepath.Join(r.root, fmt.Sprintf(".%04d", r.seq)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.Close()
+			return r.seq, nil
+		}
+		if !os.IsExist(err) {
+			return 0, fmt.Errorf("debug recorder: %w", err)
+		}
+	}
+	return 0, fmt.Errorf("debug recorder: %s: no free call number", r.root)
 }
 
 func (r *Recorder) script(n uint64, op string, args []string) string {

@@ -7,8 +7,9 @@
 //	output/       what the engine returned (files and result.json)
 //	command.sh    reruns the same operation with the proofd CLI, writing to replay/
 //
-// Invariants: call directories are numbered in the order calls begin, never
-// reused within one recorder; a directory is complete (inputs, command.sh)
+// Invariants: call directories are numbered in the order calls begin and a
+// number is never reused, even by several processes recording into one
+// directory (each number is claimed by creating DIR/.NNNN exclusively); a directory is complete (inputs, command.sh)
 // before the call goes to the engine, so a call that hangs or crashes the
 // engine can still be replayed; command.sh only reads files in its own
 // directory and writes only under replay/.
