@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/spf13/cobra"
@@ -28,85 +32,74 @@ type demoJob struct {
 	setup, prove, verify time.Duration
 	proofBytes           int
 	valid                bool
-	pid                  int
+	pids                 string
 	err                  error
 }
 
 func (a *app) demoCommand() *cobra.Command {
 	var engines int
+	var metrics bool
 	cmd := &cobra.Command{
 		Use:   "demo [--engines N]",
-		Short: "take the example circuits through setup, prove and verify on spawned engine processes",
+		Short: "take the example circuits through setup, prove and verify on a pool of engine processes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if engines < 1 {
 				return fmt.Errorf("--engines %d: need at least 1", engines)
 			}
-			return a.demo(cmd.Context(), engines)
+			return a.demo(cmd.Context(), engines, metrics)
 		},
 	}
-	cmd.Flags().IntVar(&engines, "engines", 2, "engine processes to spread the work over")
+	cmd.Flags().IntVar(&engines, "engines", 2, "size of the engine pool the jobs share")
+	cmd.Flags().BoolVar(&metrics, "metrics", false, "print the pool's Prometheus metrics at the end")
 	return cmd
 }
 
-func (a *app) demo(ctx context.Context, engines int) error {
+func (a *app) demo(ctx context.Context, engines int, metrics bool) error {
 	jobs := []*demoJob{
 		{name: "mimc", size: circuits.SizeForConstraints(ecc.BN254, 1<<12), curve: ecc.BN254, scheme: engine.Groth16},
 		{name: "mimc", size: circuits.SizeForConstraints(ecc.BN254, 1<<12), curve: ecc.BN254, scheme: engine.Plonk},
-		{name: "transfer", size: 20, curve: ecc.BN254, scheme: engine.Groth16},
-		{name: "transfer", size: 8, curve: ecc.BLS12_377, scheme: engine.Plonk},
+		{name: "transfer", size: 10, curve: ecc.BN254, scheme: engine.Groth16},
+		{name: "transfer", size: 6, curve: ecc.BLS12_377, scheme: engine.Plonk},
 		{name: "recursive", size: 4, curve: ecc.BW6_761, scheme: engine.Groth16},
 	}
-	opts, err := a.spawnOptions()
+	reg := prometheus.NewRegistry()
+	f, err := a.factory(engines, reg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "demo: %d jobs on %d spawned engine processes (%s)\n", len(jobs), engines, opts.Path)
-	queue := make(chan *demoJob)
+	fmt.Fprintf(a.stderr, "demo: %d jobs on a pool of %d engine processes\n", len(jobs), engines)
 	var wg sync.WaitGroup
-	errs := make([]error, engines)
-	for i := range engines {
+	for _, j := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := engine.Spawn(ctx, opts)
-			if err != nil {
-				errs[i] = err
-				for j := range queue {
-					j.err = err
-				}
-				return
-			}
-			for j := range queue {
-				j.pid = c.Pid()
-				j.err = runDemoJob(ctx, c, j)
-			}
-			errs[i] = c.Close()
+			j.err = runDemoJob(ctx, f, j)
 		}()
 	}
-	for _, j := range jobs {
-		queue <- j
-	}
-	close(queue)
 	wg.Wait()
+	closeErr := f.Close(ctx)
 
 	tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "example\tcurve\tscheme\tconstraints\tsetup\tprove\tverify\tproof B\tvalid\tengine pid\t")
+	fmt.Fprintln(tw, "example\tcurve\tscheme\tconstraints\tsetup\tprove\tverify\tproof B\tvalid\tengine pids\t")
 	var failed []error
 	for _, j := range jobs {
 		if j.err != nil {
 			failed = append(failed, fmt.Errorf("%s/%s/%s: %w", j.name, snark.CurveName(j.curve), j.scheme, j.err))
-			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\tERROR\t%d\t\n", j.name, snark.CurveName(j.curve), j.scheme, j.pid)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\tERROR\t-\t\n", j.name, snark.CurveName(j.curve), j.scheme)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%v\t%d\t\n", j.name, snark.CurveName(j.curve), j.scheme,
-			j.constraints, ms(j.setup), ms(j.prove), ms(j.verify), j.proofBytes, j.valid, j.pid)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%v\t%s\t\n", j.name, snark.CurveName(j.curve), j.scheme,
+			j.constraints, ms(j.setup), ms(j.prove), ms(j.verify), j.proofBytes, j.valid, j.pids)
 	}
 	tw.Flush()
-	for _, e := range errs {
-		if e != nil {
-			failed = append(failed, e)
+	if metrics {
+		if err := writeMetrics(a.stdout, reg); err != nil {
+			return err
 		}
+	}
+	if closeErr != nil {
+		failed = append(failed, closeErr)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("demo: %d failures, first: %w", len(failed), failed[0])
@@ -119,7 +112,9 @@ func (a *app) demo(ctx context.Context, engines int) error {
 	return nil
 }
 
-func runDemoJob(ctx context.Context, c *engine.Conn, j *demoJob) error {
+// runDemoJob takes one example through setup, prove and verify, each step
+// on whichever pooled engine is free, preferring one that holds its inputs.
+func runDemoJob(ctx context.Context, f *engine.Factory, j *demoJob) error {
 	ex, err := circuits.Build(j.name, j.size, j.curve, j.scheme)
 	if err != nil {
 		return err
@@ -134,27 +129,48 @@ func runDemoJob(ctx context.Context, c *engine.Conn, j *demoJob) error {
 		return err
 	}
 	ccs := artifact.New(ccsBuf.Bytes())
-	start := time.Now()
-	keys, err := c.Setup(ctx, engine.SetupRequest{Name: j.name, CCS: ccs, Scheme: j.scheme, DevSRS: j.scheme == engine.Plonk})
+	pids := map[int]bool{}
+	// step times the call on the engine, not the wait for a free one.
+	step := func(d *time.Duration, affinity []artifact.Digest, fn func(*engine.Conn) error) error {
+		return f.Do(ctx, affinity, func(c *engine.Conn) error {
+			pids[c.Pid()] = true
+			start := time.Now()
+			err := fn(c)
+			*d = time.Since(start)
+			return err
+		})
+	}
+	var keys *engine.SetupResult
+	err = step(&j.setup, []artifact.Digest{ccs.Digest}, func(c *engine.Conn) (err error) {
+		keys, err = c.Setup(ctx, engine.SetupRequest{Name: j.name, CCS: ccs, Scheme: j.scheme, DevSRS: j.scheme == engine.Plonk})
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	j.setup = time.Since(start)
-	start = time.Now()
-	proof, err := c.Prove(ctx, engine.ProveRequest{Name: j.name, CCS: ccs, PK: keys.PK, Witness: wit})
+	var proof *engine.ProveResult
+	err = step(&j.prove, []artifact.Digest{ccs.Digest, keys.PK.Digest}, func(c *engine.Conn) (err error) {
+		proof, err = c.Prove(ctx, engine.ProveRequest{Name: j.name, CCS: ccs, PK: keys.PK, Witness: wit})
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	j.prove = time.Since(start)
 	j.proofBytes = len(proof.Proof)
-	start = time.Now()
-	res, err := c.Verify(ctx, engine.VerifyRequest{Name: j.name, VK: keys.VK, Proof: proof.Proof, Public: proof.Public})
-	if err != nil {
+	err = step(&j.verify, []artifact.Digest{keys.VK.Digest}, func(c *engine.Conn) error {
+		res, err := c.Verify(ctx, engine.VerifyRequest{Name: j.name, VK: keys.VK, Proof: proof.Proof, Public: proof.Public})
+		if err == nil {
+			j.valid = res.Valid
+		}
 		return err
+	})
+	var list []string
+	for pid := range pids {
+		list = append(list, fmt.Sprint(pid))
 	}
-	j.verify = time.Since(start)
-	j.valid = res.Valid
-	return nil
+	sort.Strings(list)
+	j.pids = strings.Join(list, ",")
+	return err
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

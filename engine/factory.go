@@ -1,0 +1,505 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/proofd/proofd/artifact"
+)
+
+// ErrFactoryClosed is returned by Get after Close, and to callers that were
+// waiting when Close was called.
+var ErrFactoryClosed = errors.New("engine factory closed")
+
+// FactoryConfig configures a Factory. Zero values get defaults.
+type FactoryConfig struct {
+	// Start makes one engine, for example by Spawn. Required.
+	Start func(ctx context.Context) (*Conn, error)
+	// PoolSize is the number of long-lived engines; 0 means a fresh engine
+	// for every Get, stopped on Release.
+	PoolSize int
+	// Retries bounds Do's retries of failures that are neither bad input
+	// nor an engine's death (default 2).
+	Retries int
+	// DeathRetries bounds Do's retries after an engine died under a call
+	// (default 8). They do not spend Retries.
+	DeathRetries int
+	// HealthInterval is how often idle pooled engines are health-checked
+	// (default 5 s).
+	HealthInterval time.Duration
+	// Hooks observe the factory; see Hooks.
+	Hooks Hooks
+}
+
+func (c FactoryConfig) withDefaults() FactoryConfig {
+	if c.Retries == 0 {
+		c.Retries = 2
+	}
+	if c.DeathRetries == 0 {
+		c.DeathRetries = 8
+	}
+	if c.HealthInterval == 0 {
+		c.HealthInterval = 5 * time.Second
+	}
+	return c
+}
+
+// Validate reports every problem with the config.
+func (c FactoryConfig) Validate() error {
+	var errs []error
+	if c.Start == nil {
+		errs = append(errs, errors.New("factory config: Start is nil"))
+	}
+	if c.PoolSize < 0 {
+		errs = append(errs, fmt.Errorf("factory config: PoolSize %d is negative", c.PoolSize))
+	}
+	if c.Retries < 0 || c.DeathRetries < 0 {
+		errs = append(errs, errors.New("factory config: retry counts must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Factory hands out engines: a fresh one per Get, or one of a pool of
+// long-lived engines. Its decisions live in poolCore; this type runs the
+// processes, goroutines and timers around it.
+type Factory struct {
+	cfg FactoryConfig
+
+	mu      sync.Mutex
+	core    *poolCore // pool mode
+	conns   []*Conn   // pool mode: each slot's current engine
+	wakeups map[*request]chan struct{}
+	fresh   map[*Conn]struct{} // fresh mode: engines out on lease
+	closed  bool
+
+	stop chan struct{} // closed by Close: background work ends
+	bg   sync.WaitGroup
+}
+
+// NewFactory validates cfg and returns a factory. A pool starts its engines
+// on the first Get, not here.
+func NewFactory(cfg FactoryConfig) (*Factory, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	f := &Factory{cfg: cfg, wakeups: map[*request]chan struct{}{}, fresh: map[*Conn]struct{}{}, stop: make(chan struct{})}
+	if cfg.PoolSize > 0 {
+		f.core = newPoolCore(cfg.PoolSize)
+		f.conns = make([]*Conn, cfg.PoolSize)
+		cfg.Hooks.poolSize(cfg.PoolSize)
+		f.bg.Add(1)
+		go f.healthLoop()
+	}
+	return f, nil
+}
+
+// Lease is an engine on loan. Release it when done; releasing twice is
+// harmless.
+type Lease struct {
+	*Conn
+	f         *Factory
+	slot, gen int
+	affinity  []artifact.Digest
+	once      sync.Once
+	dead      bool
+}
+
+// MarkDead tells the factory the engine misbehaved: it is replaced, not
+// reused.
+func (l *Lease) MarkDead() { l.dead = true }
+
+// Release returns the engine (pool) or stops it (fresh).
+func (l *Lease) Release() { l.once.Do(l.release) }
+
+func (l *Lease) release() {
+	f := l.f
+	if f.core == nil {
+		f.mu.Lock()
+		delete(f.fresh, l.Conn)
+		f.mu.Unlock()
+		if err := l.Conn.Close(); err != nil {
+			f.cfg.Hooks.teardown(err)
+		}
+		return
+	}
+	f.mu.Lock()
+	news, effs := f.core.release(l.slot, l.gen, l.dead, l.affinity)
+	f.apply(effs)
+	f.observe()
+	f.mu.Unlock()
+	if news {
+		f.cfg.Hooks.died("a call found it dead")
+	}
+}
+
+// Get returns an engine. affinity names the artifacts the caller's job
+// uses; a pool prefers an idle engine that already holds them.
+func (f *Factory) Get(ctx context.Context, affinity ...artifact.Digest) (*Lease, error) {
+	if f.core == nil {
+		return f.getFresh(ctx)
+	}
+	f.mu.Lock()
+	r, effs := f.core.get(affinity)
+	wake := make(chan struct{})
+	if !r.done {
+		f.wakeups[r] = wake
+	}
+	f.apply(effs)
+	f.observe()
+	f.mu.Unlock()
+	if !r.done {
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			f.mu.Lock()
+			withdrawn := f.core.cancel(r)
+			if withdrawn {
+				delete(f.wakeups, r)
+				f.observe()
+			}
+			f.mu.Unlock()
+			if withdrawn {
+				return nil, fmt.Errorf("waiting for an engine: %w", ctx.Err())
+			}
+			<-wake // granted meanwhile: give it back
+			if r.err == nil {
+				f.leaseFor(r, affinity).Release()
+			}
+			return nil, fmt.Errorf("waiting for an engine: %w", ctx.Err())
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return f.leaseFor(r, affinity), nil
+}
+
+func (f *Factory) leaseFor(r *request, affinity []artifact.Digest) *Lease {
+	f.mu.Lock()
+	c := f.conns[r.slot]
+	f.mu.Unlock()
+	return &Lease{Conn: c, f: f, slot: r.slot, gen: r.gen, affinity: affinity}
+}
+
+func (f *Factory) getFresh(ctx context.Context) (*Lease, error) {
+	f.mu.Lock()
+	closed := f.closed
+	f.mu.Unlock()
+	if closed {
+		return nil, ErrFactoryClosed
+	}
+	c, err := f.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil, errors.Join(ErrFactoryClosed, c.Close())
+	}
+	f.fresh[c] = struct{}{}
+	f.mu.Unlock()
+	return &Lease{Conn: c, f: f}, nil
+}
+
+// start makes one engine and reports it to the hooks.
+func (f *Factory) start(ctx context.Context) (*Conn, error) {
+	t := time.Now()
+	c, err := f.cfg.Start(ctx)
+	f.cfg.Hooks.started(time.Since(t), err)
+	return c, err
+}
+
+// apply carries out the core's effects. f.mu is held.
+func (f *Factory) apply(effs []effect) {
+	for _, e := range effs {
+		switch e.kind {
+		case effectStartAll:
+			f.bg.Add(1)
+			go f.startAll()
+		case effectRespawn:
+			if old := f.conns[e.slot]; old != nil {
+				f.conns[e.slot] = nil
+				f.bg.Add(1)
+				go func() { defer f.bg.Done(); old.Kill(); old.Close() }()
+			}
+			f.bg.Add(1)
+			go f.respawn(e.slot, e.gen)
+		case effectWake:
+			if ch, ok := f.wakeups[e.req]; ok {
+				close(ch)
+				delete(f.wakeups, e.req)
+			}
+		case effectStopAll:
+			// Close stops the engines itself, outside the lock.
+		}
+	}
+}
+
+func (f *Factory) observe() {
+	busy, waiting := f.core.counts()
+	f.cfg.Hooks.load(busy, waiting)
+}
+
+// lifetime is a context that ends when the factory closes.
+func (f *Factory) lifetime() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-f.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// startAll starts the whole pool. If any engine fails, the others are
+// stopped and every waiting caller gets the error; the next Get tries again.
+func (f *Factory) startAll() {
+	defer f.bg.Done()
+	ctx, cancel := f.lifetime()
+	defer cancel()
+	n := f.cfg.PoolSize
+	conns, errs := make([]*Conn, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conns[i], errs[i] = f.start(ctx)
+		}()
+	}
+	wg.Wait()
+	err := errors.Join(errs...)
+	if err != nil {
+		var teardown []error
+		for _, c := range conns {
+			if c != nil {
+				teardown = append(teardown, c.Close())
+			}
+		}
+		err = errors.Join(fmt.Errorf("start engine pool: %w", err), errors.Join(teardown...))
+	}
+	f.mu.Lock()
+	if err == nil && f.core.phase == phaseClosed {
+		f.mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+		return
+	}
+	if err == nil {
+		copy(f.conns, conns)
+		for i, c := range conns {
+			f.watch(i, 1, c)
+		}
+	}
+	f.apply(f.core.startDone(err))
+	f.observe()
+	f.mu.Unlock()
+}
+
+// respawn replaces slot's engine, retrying with backoff until it works or
+// the factory closes.
+func (f *Factory) respawn(slot, gen int) {
+	defer f.bg.Done()
+	ctx, cancel := f.lifetime()
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for {
+		c, err := f.start(ctx)
+		if err == nil {
+			f.mu.Lock()
+			wanted, effs := f.core.respawnDone(slot, gen)
+			if wanted {
+				f.conns[slot] = c
+				f.watch(slot, gen, c)
+				f.apply(effs)
+				f.observe()
+			}
+			f.mu.Unlock()
+			if !wanted {
+				c.Close()
+				return
+			}
+			f.cfg.Hooks.respawned()
+			return
+		}
+		select {
+		case <-f.stop:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// watch reports the engine's death to the core when its process exits.
+// f.mu is held.
+func (f *Factory) watch(slot, gen int, c *Conn) {
+	exited := c.Exited()
+	if exited == nil {
+		return // in-process: it cannot die on its own
+	}
+	f.bg.Add(1)
+	go func() {
+		defer f.bg.Done()
+		select {
+		case <-exited:
+		case <-f.stop:
+			return
+		}
+		f.markDied(slot, gen, "process exited")
+	}()
+}
+
+// markDied tells the core an engine is gone, and the hooks if that is news.
+func (f *Factory) markDied(slot, gen int, reason string) {
+	f.mu.Lock()
+	news, effs := f.core.died(slot, gen)
+	f.apply(effs)
+	f.observe()
+	f.mu.Unlock()
+	if news {
+		f.cfg.Hooks.died(reason)
+	}
+}
+
+// healthLoop checks idle engines; one that does not answer is replaced.
+func (f *Factory) healthLoop() {
+	defer f.bg.Done()
+	t := time.NewTicker(f.cfg.HealthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		}
+		type target struct {
+			slot, gen int
+			c         *Conn
+		}
+		var idle []target
+		f.mu.Lock()
+		if f.core.phase == phaseRunning {
+			for i, s := range f.core.slots {
+				if s.state == slotIdle && f.conns[i] != nil {
+					idle = append(idle, target{i, s.gen, f.conns[i]})
+				}
+			}
+		}
+		f.mu.Unlock()
+		for _, tg := range idle {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err := tg.c.Health(ctx)
+			cancel()
+			if err != nil {
+				f.markDied(tg.slot, tg.gen, "health check: "+err.Error())
+			}
+		}
+	}
+}
+
+// Pids lists the process ids of the pool's current engines (0 for a slot
+// whose engine is being replaced), for operators and tests.
+func (f *Factory) Pids() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pids := make([]int, len(f.conns))
+	for i, c := range f.conns {
+		if c != nil {
+			pids[i] = c.Pid()
+		}
+	}
+	return pids
+}
+
+// Close stops every engine, fails waiting callers with ErrFactoryClosed,
+// and returns every teardown failure joined.
+func (f *Factory) Close(ctx context.Context) error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	close(f.stop)
+	var conns []*Conn
+	if f.core != nil {
+		f.apply(f.core.close())
+		for i, c := range f.conns {
+			if c != nil {
+				conns = append(conns, c)
+				f.conns[i] = nil
+			}
+		}
+	}
+	for c := range f.fresh {
+		conns = append(conns, c)
+	}
+	f.mu.Unlock()
+
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = c.Close() }()
+	}
+	wg.Wait()
+	done := make(chan struct{})
+	go func() { f.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("close engine factory: background work still running: %w", ctx.Err()))
+	}
+	return errors.Join(errs...)
+}
+
+// Do runs fn on an engine. A call that fails because its engine died is
+// retried on another engine (up to DeathRetries, without spending Retries);
+// bad input is never retried; other failures are retried up to Retries
+// times with backoff.
+func (f *Factory) Do(ctx context.Context, affinity []artifact.Digest, fn func(*Conn) error) error {
+	var failures, deaths int
+	backoff := 50 * time.Millisecond
+	for {
+		start := time.Now()
+		l, err := f.Get(ctx, affinity...)
+		if err == nil {
+			err = fn(l.Conn)
+			if IsRetryable(err) {
+				l.MarkDead()
+			}
+			l.Release()
+		}
+		f.cfg.Hooks.call(time.Since(start), err)
+		var ie *InputError
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil, errors.Is(err, ErrFactoryClosed), errors.Is(err, ErrEngineNotFound), errors.As(err, &ie):
+			return err
+		case IsRetryable(err):
+			if deaths++; deaths > f.cfg.DeathRetries {
+				return fmt.Errorf("gave up after %d engine deaths: %w", deaths-1, err)
+			}
+			continue
+		}
+		if failures++; failures > f.cfg.Retries {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}

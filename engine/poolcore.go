@@ -1,0 +1,263 @@
+package engine
+
+import (
+	"github.com/proofd/proofd/artifact"
+)
+
+// poolCore is the pool's decision logic as a plain state machine: no
+// goroutines, no processes, no clocks. Factory feeds it events under its
+// mutex and carries out the effects it returns. Tests drive it directly
+// (pool_rapid_test.go).
+//
+// Lifecycle: unstarted → starting (all N engines at once, on the first Get)
+// → running, or back to unstarted if any engine failed to start (a failed
+// start is not sticky) → closed.
+type poolCore struct {
+	size   int
+	phase  poolPhase
+	slots  []coreSlot
+	queue  []*request // callers waiting for an engine, oldest first
+	nextID uint64
+}
+
+type poolPhase int
+
+const (
+	phaseUnstarted poolPhase = iota
+	phaseStarting
+	phaseRunning
+	phaseClosed
+)
+
+type slotState int
+
+const (
+	slotIdle       slotState = iota
+	slotBusy                 // leased to a caller
+	slotRespawning           // a replacement engine is starting
+)
+
+type coreSlot struct {
+	state slotState
+	// gen counts engines this slot has held, so news about an engine that
+	// was already replaced is recognised as stale.
+	gen int
+	// dead marks a leased engine that died: its release must not return it.
+	dead bool
+	// resident is what this slot's engine is believed to hold.
+	resident map[artifact.Digest]bool
+}
+
+// request is one caller's Get. Exactly one of slot >= 0 or err != nil is set
+// once it is done.
+type request struct {
+	id       uint64
+	affinity []artifact.Digest
+	slot     int
+	gen      int
+	err      error
+	done     bool
+}
+
+// effect is work the shell must do after an event.
+type effect struct {
+	kind effectKind
+	slot int
+	gen  int
+	req  *request // for effectWake
+}
+
+type effectKind int
+
+const (
+	effectStartAll effectKind = iota // start N engines, report startDone
+	effectRespawn                    // replace slot's engine, report respawnDone
+	effectWake                       // req is done: wake its caller
+	effectStopAll                    // stop every engine
+)
+
+func newPoolCore(size int) *poolCore { return &poolCore{size: size} }
+
+// get handles a caller asking for an engine.
+func (p *poolCore) get(affinity []artifact.Digest) (*request, []effect) {
+	p.nextID++
+	r := &request{id: p.nextID, affinity: affinity, slot: -1}
+	switch p.phase {
+	case phaseClosed:
+		r.err, r.done = ErrFactoryClosed, true
+		return r, nil
+	case phaseUnstarted:
+		p.phase = phaseStarting
+		p.queue = append(p.queue, r)
+		return r, []effect{{kind: effectStartAll}}
+	case phaseStarting:
+		p.queue = append(p.queue, r)
+		return r, nil
+	}
+	if i := p.pickIdle(affinity); i >= 0 {
+		p.grant(r, i)
+		return r, nil
+	}
+	p.queue = append(p.queue, r)
+	return r, nil
+}
+
+// pickIdle returns the idle slot holding most of affinity; among equals,
+// the one holding least (so new circuits spread over the pool instead of
+// crowding the first engine), then the lowest index. -1 if none is idle.
+func (p *poolCore) pickIdle(affinity []artifact.Digest) int {
+	best, bestScore, bestLoad := -1, -1, 0
+	for i, s := range p.slots {
+		if s.state != slotIdle {
+			continue
+		}
+		score := 0
+		for _, d := range affinity {
+			if s.resident[d] {
+				score++
+			}
+		}
+		if score > bestScore || score == bestScore && len(s.resident) < bestLoad {
+			best, bestScore, bestLoad = i, score, len(s.resident)
+		}
+	}
+	return best
+}
+
+func (p *poolCore) grant(r *request, i int) {
+	p.slots[i].state = slotBusy
+	r.slot, r.gen, r.done = i, p.slots[i].gen, true
+}
+
+// serveQueue hands idle engines to waiting callers, oldest first.
+func (p *poolCore) serveQueue() []effect {
+	var effs []effect
+	for len(p.queue) > 0 {
+		r := p.queue[0]
+		i := p.pickIdle(r.affinity)
+		if i < 0 {
+			break
+		}
+		p.queue = p.queue[1:]
+		p.grant(r, i)
+		effs = append(effs, effect{kind: effectWake, req: r})
+	}
+	return effs
+}
+
+// startDone reports the pool's start: ok, or failed (the shell has already
+// stopped the engines that did start).
+func (p *poolCore) startDone(err error) []effect {
+	if p.phase == phaseClosed {
+		return nil
+	}
+	if err != nil {
+		p.phase = phaseUnstarted
+		effs := make([]effect, 0, len(p.queue))
+		for _, r := range p.queue {
+			r.err, r.done = err, true
+			effs = append(effs, effect{kind: effectWake, req: r})
+		}
+		p.queue = nil
+		return effs
+	}
+	p.phase = phaseRunning
+	p.slots = make([]coreSlot, p.size)
+	for i := range p.slots {
+		p.slots[i] = coreSlot{state: slotIdle, gen: 1, resident: map[artifact.Digest]bool{}}
+	}
+	return p.serveQueue()
+}
+
+// release returns a leased engine. dead means the call found it dead;
+// resident lists artifacts the engine now holds. news reports a death the
+// pool had not heard of.
+func (p *poolCore) release(i, gen int, dead bool, resident []artifact.Digest) (news bool, effs []effect) {
+	if p.phase != phaseRunning || i < 0 || i >= len(p.slots) || p.slots[i].gen != gen || p.slots[i].state != slotBusy {
+		return false, nil // stale: closed, or this engine was already replaced
+	}
+	s := &p.slots[i]
+	if dead || s.dead {
+		return dead && !s.dead, p.replace(i)
+	}
+	for _, d := range resident {
+		s.resident[d] = true
+	}
+	s.state = slotIdle
+	return false, p.serveQueue()
+}
+
+// died reports that the engine of slot i, generation gen, is gone. news is
+// false when that engine was already written off (stale or replaced).
+func (p *poolCore) died(i, gen int) (news bool, effs []effect) {
+	if p.phase != phaseRunning || i < 0 || i >= len(p.slots) || p.slots[i].gen != gen {
+		return false, nil
+	}
+	switch s := &p.slots[i]; {
+	case s.state == slotIdle:
+		return true, p.replace(i)
+	case s.state == slotBusy && !s.dead:
+		s.dead = true // the caller's release will replace it
+		return true, nil
+	}
+	return false, nil
+}
+
+func (p *poolCore) replace(i int) []effect {
+	s := &p.slots[i]
+	s.gen++
+	s.state, s.dead, s.resident = slotRespawning, false, map[artifact.Digest]bool{}
+	return []effect{{kind: effectRespawn, slot: i, gen: s.gen}}
+}
+
+// respawnDone reports that slot i's replacement engine is up. (The shell
+// keeps retrying a failed replacement with backoff; only success is news.)
+// It reports false when the replacement is not wanted: closed, or stale.
+func (p *poolCore) respawnDone(i, gen int) (bool, []effect) {
+	if p.phase != phaseRunning || p.slots[i].gen != gen || p.slots[i].state != slotRespawning {
+		return false, nil
+	}
+	p.slots[i].state = slotIdle
+	return true, p.serveQueue()
+}
+
+// cancel withdraws a waiting request. It reports false if the request was
+// already granted, in which case the caller owns the slot and must release it.
+func (p *poolCore) cancel(r *request) bool {
+	if r.done {
+		return false
+	}
+	for k, q := range p.queue {
+		if q == r {
+			p.queue = append(p.queue[:k], p.queue[k+1:]...)
+			break
+		}
+	}
+	r.done = true
+	return true
+}
+
+// close fails every waiting caller and stops every engine.
+func (p *poolCore) close() []effect {
+	if p.phase == phaseClosed {
+		return nil
+	}
+	p.phase = phaseClosed
+	effs := make([]effect, 0, len(p.queue)+1)
+	for _, r := range p.queue {
+		r.err, r.done = ErrFactoryClosed, true
+		effs = append(effs, effect{kind: effectWake, req: r})
+	}
+	p.queue = nil
+	return append(effs, effect{kind: effectStopAll})
+}
+
+// counts reports busy engines and waiting callers, for the hooks.
+func (p *poolCore) counts() (busy, waiting int) {
+	for _, s := range p.slots {
+		if s.state == slotBusy {
+			busy++
+		}
+	}
+	return busy, len(p.queue)
+}

@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/proofd/proofd/artifact"
+)
+
+// poolModel drives poolCore like the Factory does, but with the outcomes of
+// starts, deaths and releases chosen by rapid, and checks the pool's
+// invariants after every step.
+type poolModel struct {
+	core      *poolCore
+	size      int
+	starting  bool            // a startAll is in flight
+	respawns  map[[2]int]bool // (slot, gen) replacements in flight
+	leases    []*request      // granted, not yet released
+	waiting   []*request      // not yet done
+	digests   []artifact.Digest
+	everStart int
+}
+
+func (m *poolModel) run(effs []effect) {
+	for _, e := range effs {
+		switch e.kind {
+		case effectStartAll:
+			if m.starting {
+				panic("two pool starts at once")
+			}
+			m.starting = true
+			m.everStart++
+		case effectRespawn:
+			m.respawns[[2]int{e.slot, e.gen}] = true
+		case effectWake:
+			m.woke(e.req)
+		}
+	}
+}
+
+func (m *poolModel) woke(r *request) {
+	i := slices.Index(m.waiting, r)
+	if i < 0 {
+		panic("woke a request that was not waiting")
+	}
+	m.waiting = slices.Delete(m.waiting, i, i+1)
+	if r.err == nil {
+		m.leases = append(m.leases, r)
+	}
+}
+
+func (m *poolModel) check(t *rapid.T) {
+	c := m.core
+	if len(c.queue) != len(m.waiting) {
+		t.Fatalf("core queues %d callers, model %d", len(c.queue), len(m.waiting))
+	}
+	if c.phase == phaseClosed && len(c.queue) > 0 {
+		t.Fatal("callers still waiting on a closed pool")
+	}
+	if c.phase != phaseRunning {
+		return
+	}
+	busy := map[int]bool{}
+	for _, l := range m.leases {
+		if l.gen != c.slots[l.slot].gen {
+			continue // its engine died and was replaced; the caller holds a stale lease
+		}
+		if busy[l.slot] {
+			t.Fatalf("slot %d leased twice", l.slot)
+		}
+		busy[l.slot] = true
+		if c.slots[l.slot].state != slotBusy {
+			t.Fatalf("leased slot %d is in state %d", l.slot, c.slots[l.slot].state)
+		}
+	}
+	idle := 0
+	for i, s := range c.slots {
+		if s.state == slotBusy && !busy[i] {
+			t.Fatalf("slot %d busy with no lease", i)
+		}
+		if s.state == slotIdle {
+			idle++
+		}
+		if s.state == slotRespawning && !m.respawns[[2]int{i, s.gen}] {
+			t.Fatalf("slot %d respawning with no replacement in flight", i)
+		}
+	}
+	if idle > 0 && len(c.queue) > 0 {
+		t.Fatalf("%d idle engines while %d callers wait", idle, len(c.queue))
+	}
+}
+
+func TestPoolCoreStateMachine(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		size := rapid.IntRange(1, 4).Draw(t, "size")
+		m := &poolModel{core: newPoolCore(size), size: size, respawns: map[[2]int]bool{}}
+		for i := range 3 {
+			m.digests = append(m.digests, artifact.Digest{byte(i + 1)})
+		}
+		t.Repeat(map[string]func(*rapid.T){
+			"get": func(t *rapid.T) {
+				var aff []artifact.Digest
+				for _, d := range m.digests {
+					if rapid.Bool().Draw(t, "uses") {
+						aff = append(aff, d)
+					}
+				}
+				r, effs := m.core.get(aff)
+				if r.done {
+					if r.err == nil {
+						m.leases = append(m.leases, r)
+					} else if !errors.Is(r.err, ErrFactoryClosed) {
+						t.Fatalf("get failed with %v", r.err)
+					}
+				} else {
+					m.waiting = append(m.waiting, r)
+				}
+				m.run(effs)
+			},
+			"startDone": func(t *rapid.T) {
+				if !m.starting {
+					t.Skip("no start in flight")
+				}
+				m.starting = false
+				var err error
+				if rapid.Bool().Draw(t, "fail") {
+					err = errors.New("boom")
+				}
+				m.run(m.core.startDone(err))
+				if err != nil && m.core.phase != phaseClosed && m.core.phase != phaseUnstarted {
+					t.Fatal("a failed start is sticky")
+				}
+			},
+			"release": func(t *rapid.T) {
+				if len(m.leases) == 0 {
+					t.Skip("nothing leased")
+				}
+				i := rapid.IntRange(0, len(m.leases)-1).Draw(t, "lease")
+				l := m.leases[i]
+				m.leases = slices.Delete(m.leases, i, i+1)
+				_, effs := m.core.release(l.slot, l.gen, rapid.Bool().Draw(t, "dead"), l.affinity)
+				m.run(effs)
+			},
+			"died": func(t *rapid.T) {
+				if m.core.phase != phaseRunning {
+					t.Skip("not running")
+				}
+				i := rapid.IntRange(0, m.size-1).Draw(t, "slot")
+				_, effs := m.core.died(i, m.core.slots[i].gen)
+				m.run(effs)
+			},
+			"respawnDone": func(t *rapid.T) {
+				if len(m.respawns) == 0 {
+					t.Skip("no replacement in flight")
+				}
+				var keys [][2]int
+				for k := range m.respawns {
+					keys = append(keys, k)
+				}
+				slices.SortFunc(keys, func(a, b [2]int) int { return a[0]*1000 + a[1] - b[0]*1000 - b[1] })
+				k := keys[rapid.IntRange(0, len(keys)-1).Draw(t, "which")]
+				delete(m.respawns, k)
+				_, effs := m.core.respawnDone(k[0], k[1])
+				m.run(effs)
+			},
+			"cancel": func(t *rapid.T) {
+				if len(m.waiting) == 0 {
+					t.Skip("nobody waiting")
+				}
+				i := rapid.IntRange(0, len(m.waiting)-1).Draw(t, "waiter")
+				r := m.waiting[i]
+				if !m.core.cancel(r) {
+					t.Fatal("cancel of a waiting request failed")
+				}
+				m.waiting = slices.Delete(m.waiting, i, i+1)
+			},
+			"close": func(t *rapid.T) {
+				if rapid.IntRange(0, 9).Draw(t, "rarely") != 0 {
+					t.Skip("close rarely")
+				}
+				m.run(m.core.close())
+				if r, _ := m.core.get(nil); !errors.Is(r.err, ErrFactoryClosed) {
+					t.Fatal("get after close did not fail")
+				}
+			},
+			"": m.check,
+		})
+	})
+}
+
+// TestPoolCoreAffinity: an idle engine that holds the job's artifacts wins.
+func TestPoolCoreAffinity(t *testing.T) {
+	p := newPoolCore(3)
+	a, b := artifact.Digest{1}, artifact.Digest{2}
+	r, _ := p.get(nil)
+	p.startDone(nil)
+	if r.slot != 0 {
+		t.Fatalf("first grant went to slot %d", r.slot)
+	}
+	p.release(r.slot, r.gen, false, nil)
+	// Teach slot 2 about b, slot 1 about a.
+	p.slots[1].resident[a] = true
+	p.slots[2].resident[b] = true
+	c := artifact.Digest{3}
+	for _, tc := range []struct {
+		aff  []artifact.Digest
+		want int
+	}{
+		{[]artifact.Digest{b}, 2},
+		{[]artifact.Digest{a}, 1},
+		{nil, 0},                  // slot 0 holds nothing: least loaded
+		{[]artifact.Digest{c}, 0}, // nobody holds c: the least loaded takes it
+		{[]artifact.Digest{c}, 0}, // and keeps it
+	} {
+		r, _ := p.get(tc.aff)
+		if r.slot != tc.want {
+			t.Errorf("affinity %v: got slot %d, want %d", tc.aff, r.slot, tc.want)
+		}
+		p.release(r.slot, r.gen, false, tc.aff)
+	}
+}

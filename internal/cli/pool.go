@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+	"io"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/enginemetrics"
+)
+
+// factory makes an engine factory over proofd's own engine: a pool of size
+// engines (0: a fresh engine per call), with its metrics in reg.
+func (a *app) factory(size int, reg prometheus.Registerer) (*engine.Factory, error) {
+	opts, err := a.spawnOptions()
+	if err != nil {
+		return nil, err
+	}
+	hooks, err := enginemetrics.Hooks(reg)
+	if err != nil {
+		return nil, err
+	}
+	return engine.NewFactory(engine.FactoryConfig{
+		PoolSize: size,
+		Start:    func(ctx context.Context) (*engine.Conn, error) { return engine.Spawn(ctx, opts) },
+		Hooks:    hooks,
+	})
+}
+
+// writeMetrics prints reg in the Prometheus text format.
+func writeMetrics(w io.Writer, reg *prometheus.Registry) error {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
