@@ -14,4 +14,9 @@
 //     reports them missing, then the call is retried once.
 //   - Errors caused by bad input are *InputError and never retryable; errors
 //     caused by a dead or unreachable engine are marked retryable.
+//   - Factory: a pooled engine is leased to one caller at a time; a dead
+//     engine is never handed out again once the pool knows (it is replaced);
+//     a failed pool start leaves the pool unstarted so the next Get retries;
+//     after Close no engine the factory started is left running. The pool's
+//     decisions are poolCore's, a state machine without goroutines or I/O.
 package engine

@@ -34,6 +34,29 @@ func (a *app) benchCommand() *cobra.Command {
 	eng.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (DESIGN.md §9)")
 	eng.Flags().BoolVar(&quick, "quick", false, "small circuits (2^8, 2^10) and few repetitions, for tests")
 	eng.Flags().IntVar(&reps, "reps", 0, "repetitions per case (default: by size)")
-	cmd.AddCommand(eng)
+	var poolJSON, poolQuick bool
+	pool := &cobra.Command{
+		Use:   "pool [--json]",
+		Short: "verifications: gnark in-process vs a fresh engine per call vs a pool of 2; affinity vs none",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := a.spawnOptions()
+			if err != nil {
+				return err
+			}
+			rep, err := bench.Pool(cmd.Context(), bench.PoolConfig{Spawn: opts, Quick: poolQuick, Progress: a.stderr})
+			if err != nil {
+				return err
+			}
+			if poolJSON {
+				return rep.WriteJSON(a.stdout)
+			}
+			rep.WriteTable(a.stdout)
+			return nil
+		},
+	}
+	pool.Flags().BoolVar(&poolJSON, "json", false, "print one JSON object (DESIGN.md §9)")
+	pool.Flags().BoolVar(&poolQuick, "quick", false, "few repetitions, for tests")
+	cmd.AddCommand(eng, pool)
 	return cmd
 }

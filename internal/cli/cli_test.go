@@ -255,3 +255,23 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchPoolQuick(t *testing.T) {
+	r := mustRun(t, "bench", "pool", "--quick", "--json")
+	var rep struct {
+		Bench  string             `json:"bench"`
+		Ratios map[string]float64 `json:"ratios"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("bench output is not JSON: %v\n%s", err, r.stdout)
+	}
+	for _, k := range []string{"pooled_over_inprocess_verify", "pooled_over_fresh_throughput", "affinity_over_none_throughput"} {
+		if rep.Ratios[k] <= 0 {
+			t.Errorf("ratio %s = %v, want > 0", k, rep.Ratios[k])
+		}
+	}
+	// A pooled engine serves many verifications in the time a fresh one starts.
+	if rep.Ratios["pooled_over_fresh_throughput"] < 2 {
+		t.Errorf("pooled_over_fresh_throughput = %v: the pool is not faster than fresh engines", rep.Ratios["pooled_over_fresh_throughput"])
+	}
+}
