@@ -1,0 +1,247 @@
+package snapshot
+
+import (
+	"bufio"
+	"compress/flate"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
+)
+
+// Cannon's binary state file (.bin, or .bin.gz gzipped) is
+//
+//	version u8 | page count u64 | (page index u64, page [4096]byte)* | state
+//
+// with numbers big-endian, pages ascending when Cannon wrote them, and
+// state the rest of State.Serialize, which this package stores verbatim.
+
+// FromCannon converts a Cannon .bin or .bin.gz state file (gzip is detected
+// by its magic bytes) into a snapshot at out, streaming: at most a bounded
+// number of chunks of pages is in memory at once. Pages keep the order the
+// input lists them in, so ToCannon gives back the input's bytes.
+// Errors about the input name it and the offset of the bad byte, in the
+// decompressed stream for a gzipped input.
+func FromCannon(in, out string, opts Options) error {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(in)
+	if err != nil {
+		return fmt.Errorf("convert cannon state: %w", err)
+	}
+	defer f.Close()
+	src, err := newCannonReader(in, f)
+	if err != nil {
+		return err
+	}
+	var head [9]byte
+	if err := src.full(head[:], "version and page count"); err != nil {
+		return err
+	}
+	version := versions.StateVersion(head[0])
+	if !versions.IsSupportedMultiThreaded64(version) {
+		return fmt.Errorf("%s: offset 0: cannon state version %d (%s): %w", in, head[0], version, ErrUnsupported)
+	}
+	count := binary.BigEndian.Uint64(head[1:])
+	if limit := src.maxPages(); count > limit {
+		return src.corrupt(1, "page count %d, at most %d fit", count, limit)
+	}
+	return build(opts, out, version, func(next func() *chunk, yield func(*chunk) bool) ([]byte, error) {
+		var indices []uint64
+		for read := uint64(0); read < count; {
+			c := next()
+			n := int(min(uint64(opts.PagesPerChunk), count-read))
+			c.data = c.data[:n*PageSize]
+			for k := range n {
+				at := src.off
+				var idx [8]byte
+				if err := src.full(idx[:], "page index"); err != nil {
+					return nil, err
+				}
+				i := binary.BigEndian.Uint64(idx[:])
+				if i > maxPageIndex {
+					return nil, src.corrupt(at, "page index %#x beyond the 64-bit address space", i)
+				}
+				if err := src.full(c.data[k*PageSize:(k+1)*PageSize], "page data"); err != nil {
+					return nil, err
+				}
+				c.indices = append(c.indices, i)
+				indices = append(indices, i)
+			}
+			read += uint64(n)
+			if !yield(c) {
+				return nil, nil
+			}
+		}
+		if _, dup := sortOrder(len(indices), func(k int) uint64 { return indices[k] }); dup >= 0 {
+			return nil, src.corrupt(9+int64(dup)*cannonPageSz, "duplicate page %#x", indices[dup])
+		}
+		at := src.off
+		state, err := io.ReadAll(io.LimitReader(src, MaxStateSize+1))
+		if err != nil {
+			return nil, src.readErr(err, "state")
+		}
+		if len(state) > MaxStateSize {
+			return nil, src.corrupt(at, "state after memory is over the limit of %d bytes", MaxStateSize)
+		}
+		if k, err := checkStateLayout(state); err != nil {
+			return nil, src.corrupt(at+int64(k), "%v", err)
+		}
+		return state, nil
+	})
+}
+
+// cannonReader reads a Cannon state file, counting decompressed bytes.
+type cannonReader struct {
+	path string
+	r    io.Reader
+	off  int64
+	size int64 // file size, or -1 when gzipped
+	gz   bool
+}
+
+func newCannonReader(path string, f *os.File) (*cannonReader, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("convert cannon state: %w", err)
+	}
+	br := bufio.NewReaderSize(f, 1<<20)
+	c := &cannonReader{path: path, r: br, size: fi.Size()}
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, corrupt(path, 0, "gzip: %v", err)
+		}
+		c.r, c.size, c.gz = bufio.NewReaderSize(zr, 1<<20), -1, true
+	}
+	return c, nil
+}
+
+func (c *cannonReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.off += int64(n)
+	return n, err
+}
+
+// maxPages bounds the page count: by the file size when it is not
+// gzipped, by the address space when it is.
+func (c *cannonReader) maxPages() uint64 {
+	if c.size < 0 {
+		return maxPageIndex + 1
+	}
+	return uint64(max(c.size-9-stateMinimum, 0)) / cannonPageSz
+}
+
+func (c *cannonReader) corrupt(off int64, format string, args ...any) error {
+	err := corrupt(c.path, off, format, args...).(*CorruptError)
+	if c.gz {
+		err.Reason += " (offset in the decompressed stream)"
+	}
+	return err
+}
+
+func (c *cannonReader) full(b []byte, what string) error {
+	if _, err := io.ReadFull(c, b); err != nil {
+		return c.readErr(err, what)
+	}
+	return nil
+}
+
+func (c *cannonReader) readErr(err error, what string) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return c.corrupt(c.off, "truncated in %s", what)
+	}
+	var flateErr flate.CorruptInputError
+	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &flateErr) {
+		return c.corrupt(c.off, "reading %s: %v", what, err)
+	}
+	return fmt.Errorf("%s: offset %d: reading %s: %w", c.path, c.off, what, err)
+}
+
+// ToCannon converts a snapshot into Cannon's binary state file at out,
+// gzipped when out ends in .gz (Go's gzip at the default level, as Cannon
+// writes it), atomically. The result is byte-identical to the file the
+// snapshot was converted from, or to Cannon's own serialization of the
+// state it was written from.
+func ToCannon(in, out string) error { return toCannon(OSFS{}, in, out) }
+
+func toCannon(fsys FS, in, out string) error {
+	r, err := Open(in)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if _, err := r.cannonState(); err != nil {
+		return err
+	}
+	return writeAtomic(fsys, out, func(f File) error {
+		bw := bufio.NewWriterSize(f, 1<<20)
+		var w io.Writer = bw
+		var zw *gzip.Writer
+		if strings.HasSuffix(out, ".gz") {
+			zw = gzip.NewWriter(bw)
+			w = zw
+		}
+		head := binary.BigEndian.AppendUint64([]byte{byte(r.info.StateVersion)}, r.info.PageCount)
+		if _, err := w.Write(head); err != nil {
+			return fmt.Errorf("write %s: %w", out, err)
+		}
+		var idx [8]byte
+		err := r.eachChunk(runtime.GOMAXPROCS(0), nil, func(c *readChunk) error {
+			for k := range c.count {
+				binary.BigEndian.PutUint64(idx[:], r.pages.pages[c.first+k].index)
+				if _, err := w.Write(idx[:]); err != nil {
+					return fmt.Errorf("write %s: %w", out, err)
+				}
+				if _, err := w.Write(c.page(k)); err != nil {
+					return fmt.Errorf("write %s: %w", out, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(r.state); err != nil {
+			return fmt.Errorf("write %s: %w", out, err)
+		}
+		if zw != nil {
+			if err := zw.Close(); err != nil {
+				return fmt.Errorf("write %s: %w", out, err)
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("write %s: %w", out, err)
+		}
+		return nil
+	})
+}
+
+// IsCannonName reports whether path names a Cannon binary state file, the
+// way Cannon itself decides: by a .bin or .bin.gz suffix.
+func IsCannonName(path string) bool {
+	return strings.HasSuffix(path, ".bin") || strings.HasSuffix(path, ".bin.gz")
+}
+
+// Convert converts in to out in whichever direction the files call for: a
+// snapshot input to a Cannon file, a Cannon input to a snapshot. The input's
+// format comes from its content, the output's from its name (IsCannonName).
+func Convert(in, out string, opts Options) error {
+	switch snap, cannon := IsSnapshot(in), IsCannonName(out); {
+	case snap && cannon:
+		return ToCannon(in, out)
+	case snap:
+		return fmt.Errorf("convert %s: it is already a snapshot; name the output .bin or .bin.gz for Cannon's format", in)
+	case cannon:
+		return fmt.Errorf("convert %s: not a snapshot, and %s names a Cannon file; name the output anything but .bin or .bin.gz for a snapshot", in, out)
+	}
+	return FromCannon(in, out, opts)
+}

@@ -1,0 +1,96 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Options tune how a snapshot is written. The zero value is a good default.
+type Options struct {
+	// PagesPerChunk is how many 4 KiB pages share one zstd frame
+	// (default 64; at most MaxPagesPerChunk).
+	PagesPerChunk int
+	// Workers bounds the goroutines that hash and compress chunks
+	// (default GOMAXPROCS). At most 2*Workers+2 chunks are in memory at once.
+	Workers int
+	// Level is the zstd level (default zstd.SpeedFastest: hashing, not
+	// compression, is the bottleneck, and higher levels gain little on pages).
+	Level zstd.EncoderLevel
+	// FS is where files are written (default the OS); tests inject faults here.
+	FS FS
+}
+
+const defaultPagesPerChunk = 64
+
+// withDefaults fills unset options and reports every invalid one at once.
+func (o Options) withDefaults() (Options, error) {
+	if o.PagesPerChunk == 0 {
+		o.PagesPerChunk = defaultPagesPerChunk
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Level == 0 {
+		o.Level = zstd.SpeedFastest
+	}
+	if o.FS == nil {
+		o.FS = OSFS{}
+	}
+	var errs []error
+	if o.PagesPerChunk < 1 || o.PagesPerChunk > MaxPagesPerChunk {
+		errs = append(errs, fmt.Errorf("PagesPerChunk %d: want 1..%d", o.PagesPerChunk, MaxPagesPerChunk))
+	}
+	if o.Workers < 1 {
+		errs = append(errs, fmt.Errorf("Workers %d: want at least 1", o.Workers))
+	}
+	if o.Level < zstd.SpeedFastest || o.Level > zstd.SpeedBestCompression {
+		errs = append(errs, fmt.Errorf("Level %d: want a zstd.EncoderLevel", o.Level))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, fmt.Errorf("snapshot options: %w", err)
+	}
+	return o, nil
+}
+
+// FS is the part of a filesystem a snapshot write needs.
+type FS interface {
+	// CreateTemp creates a new file in dir, as os.CreateTemp does.
+	CreateTemp(dir, pattern string) (File, error)
+	// Rename atomically replaces newpath with oldpath.
+	Rename(oldpath, newpath string) error
+	// Remove deletes a file; it is used only to clean up a failed write.
+	Remove(name string) error
+	// SyncDir makes the entries of dir (a rename into it) durable.
+	SyncDir(dir string) error
+}
+
+// File is a file being written. *os.File implements it.
+type File interface {
+	io.Writer
+	io.WriterAt
+	Name() string
+	Chmod(mode os.FileMode) error
+	Sync() error
+	Close() error
+}
+
+// OSFS is the operating system's filesystem.
+type OSFS struct{}
+
+func (OSFS) CreateTemp(dir, pattern string) (File, error) { return os.CreateTemp(dir, pattern) }
+func (OSFS) Rename(oldpath, newpath string) error         { return os.Rename(oldpath, newpath) }
+func (OSFS) Remove(name string) error                     { return os.Remove(name) }
+
+func (OSFS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
