@@ -1,7 +1,7 @@
 # proofd — build and test. `make test` is what CI runs (.ci/run).
 GO ?= go
 # Packages that run goroutines and processes concurrently run again under -race.
-RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./snapshot/...
+RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./snapshot/... ./vm/...
 
 .PHONY: test fmt-check vet unit race proto demo bench-engine
 

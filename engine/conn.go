@@ -25,6 +25,7 @@ type Conn struct {
 	cc    *grpc.ClientConn
 	core  enginev1.EngineClient
 	snark enginev1.SnarkClient
+	vm    enginev1.VmClient
 	info  *enginev1.HandshakeResponse
 	rec   *debugrec.Recorder
 
@@ -49,7 +50,7 @@ func Dial(ctx context.Context, addr string, dial Dialer) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to engine %s: %w", addr, err)
 	}
-	c := &Conn{cc: cc, core: enginev1.NewEngineClient(cc), snark: enginev1.NewSnarkClient(cc), rec: debugrec.FromEnv()}
+	c := &Conn{cc: cc, core: enginev1.NewEngineClient(cc), snark: enginev1.NewSnarkClient(cc), vm: enginev1.NewVmClient(cc), rec: debugrec.FromEnv()}
 	info, err := c.core.Handshake(ctx, &enginev1.HandshakeRequest{
 		MinVersion: host.ProtocolVersion, MaxVersion: host.ProtocolVersion, Client: "proofd",
 	}, grpc.WaitForReady(true))

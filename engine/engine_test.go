@@ -9,7 +9,6 @@ import (
 
 	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/enginetest"
-	"github.com/proofd/proofd/engine/host"
 	"github.com/proofd/proofd/snark"
 )
 
@@ -31,23 +30,7 @@ func spawnProofd(t *testing.T) *engine.Conn {
 	return c
 }
 
-func inProcess(t *testing.T) *engine.Conn {
-	t.Helper()
-	srv, err := host.NewServer(snark.Config(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := engine.InProcess(context.Background(), srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("close engine: %v", err)
-		}
-	})
-	return c
-}
+func inProcess(t *testing.T) *engine.Conn { return enginetest.InProcess(t, snark.Config(nil)) }
 
 func TestConformanceSpawned(t *testing.T)   { enginetest.Run(t, spawnProofd) }
 func TestConformanceInProcess(t *testing.T) { enginetest.Run(t, inProcess) }

@@ -145,13 +145,14 @@ func (f *Factory) Get(ctx context.Context, affinity ...artifact.Digest) (*Lease,
 	f.mu.Lock()
 	r, effs := f.core.get(affinity)
 	wake := make(chan struct{})
-	if !r.done {
+	done := r.done // r is the core's: read it only under f.mu, or after wake
+	if !done {
 		f.wakeups[r] = wake
 	}
 	f.apply(effs)
 	f.observe()
 	f.mu.Unlock()
-	if !r.done {
+	if !done {
 		select {
 		case <-wake:
 		case <-ctx.Done():

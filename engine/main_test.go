@@ -1,27 +1,11 @@
 package engine_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/proofd/proofd/engine/enginetest"
 )
 
 // TestMain fails the package if a test leaves goroutines or engine
 // processes behind.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	enginetest.Cleanup()
-	if err := enginetest.CheckNoChildren(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	if err := goleak.Find(); err != nil {
-		fmt.Fprintln(os.Stderr, "goleak:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }

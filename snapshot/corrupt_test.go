@@ -104,8 +104,8 @@ func TestBitFlipsAreCaught(t *testing.T) {
 	}
 }
 
-// TestLoadCatchesChunkDamage checks that Load, which does not hash pages,
-// still fails on a damaged chunk.
+// TestLoadCatchesChunkDamage checks that Load, whose chunk checksums come
+// before any hashing, fails on a damaged chunk.
 func TestLoadCatchesChunkDamage(t *testing.T) {
 	_, orig := smallSnapshot(t)
 	l := layoutOf(orig)

@@ -75,6 +75,7 @@
 // them valid with only the root known would make Cannon's memory proofs
 // wrong. So the stored roots serve Verify, which folds them into the memory
 // root without building Cannon memory, and Write takes them from Cannon's
-// warm page caches where it can; Load does not hash at all (the claim is in
-// the header) and Cannon hashes pages lazily when it needs a root or proof.
+// warm page caches where it can; Load hashes every page on all cores
+// (real hashes, filling Cannon's caches) and checks each against its stored
+// root, so the first witness after a load only folds page roots.
 package snapshot

@@ -2,10 +2,12 @@ package snapshot
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"sync"
 
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/memory"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/multithreaded"
@@ -183,10 +185,10 @@ func (r *Reader) cannonState() (*multithreaded.State, error) {
 	return st, nil
 }
 
-// Load reads a snapshot into a Cannon state. It checks every checksum but
-// does not hash memory: the claim is in the header, and Cannon hashes
-// pages lazily when it needs a root or a proof (it cannot be given page
-// roots; see the package documentation).
+// Load reads a snapshot into a Cannon state. It checks every checksum, and
+// hashes every page on all cores, checking it against its stored root, so
+// the state's first witness only folds page roots (Cannon cannot be handed
+// the stored roots themselves; see the package documentation).
 func Load(path string) (*versions.VersionedState, error) {
 	r, err := Open(path)
 	if err != nil {
@@ -202,17 +204,47 @@ func (r *Reader) Load() (*versions.VersionedState, error) {
 	if err != nil {
 		return nil, err
 	}
+	pages := make([]*memory.CachedPage, len(r.pages.pages))
 	err = r.eachChunk(runtime.GOMAXPROCS(0), nil, func(c *readChunk) error {
 		for k := range c.count {
 			p := st.Memory.AllocPage(r.pages.pages[c.first+k].index)
 			copy(p.Data, c.page(k))
+			pages[c.first+k] = p
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	if err := r.hashPages(pages); err != nil {
+		return nil, err
+	}
 	return &versions.VersionedState{Version: r.info.StateVersion, FPVMState: st}, nil
+}
+
+// hashPages fills each page's Merkle cache on all cores and checks it
+// against the root the index stores. Cannon's witness then only folds page
+// roots instead of hashing all memory on one core, and a page whose bytes
+// passed the CRC but not the root is caught here.
+func (r *Reader) hashPages(pages []*memory.CachedPage) error {
+	workers := runtime.GOMAXPROCS(0)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; k < len(pages); k += workers {
+				if got := pages[k].MerkleRoot(); got != r.pages.pages[k].root {
+					errs[w] = corrupt(r.path, int64(HeaderSize), "page %#x hashes to %x, the index says %x",
+						r.pages.pages[k].index, got[:4], r.pages.pages[k].root[:4])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Verify checks everything a snapshot claims: all checksums, that every

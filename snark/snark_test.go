@@ -13,28 +13,11 @@ import (
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/enginetest"
-	"github.com/proofd/proofd/engine/host"
 	"github.com/proofd/proofd/examples/circuits"
 	"github.com/proofd/proofd/snark"
 )
 
-func open(t *testing.T) *engine.Conn {
-	t.Helper()
-	srv, err := host.NewServer(snark.Config(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := engine.InProcess(context.Background(), srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return c
-}
+func open(t *testing.T) *engine.Conn { return enginetest.InProcess(t, snark.Config(nil)) }
 
 // fixture is an example encoded as the engine takes it.
 type fixture struct {

@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/host"
 )
 
 var (
@@ -99,4 +105,40 @@ func CheckNoChildren() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("leaked child processes: %v", kids)
+}
+
+// Main runs a test package's tests and then fails it if goroutines or
+// child processes outlived them. Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	if err := CheckNoChildren(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	if err := goleak.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, "goleak:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// InProcess serves an engine configuration inside the test process and
+// connects to it; the connection is closed when the test ends.
+func InProcess(t *testing.T, cfg host.Config) *engine.Conn {
+	t.Helper()
+	srv, err := host.NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := engine.InProcess(context.Background(), srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close engine: %v", err)
+		}
+	})
+	return c
 }

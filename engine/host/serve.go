@@ -34,6 +34,9 @@ type Config struct {
 	// Register adds the engine's services to the server; store is shared
 	// with the Engine service's Upload and Download.
 	Register func(s *grpc.Server, store *Store)
+	// Stopped, if set, runs once the server has stopped serving, to release
+	// what the engine holds (child processes, say).
+	Stopped func() error
 
 	// MaxMessageBytes bounds every single gRPC message (default 64 MiB).
 	MaxMessageBytes int
@@ -180,13 +183,20 @@ func (s *Server) serveOn(ctx context.Context, ln net.Listener) error {
 	case err := <-serveErr:
 		s.Stop()
 		<-s.stopped
+		if s.cfg.Stopped != nil {
+			err = errors.Join(err, s.cfg.Stopped())
+		}
 		return err
 	}
 	<-s.stopped
-	if err := <-serveErr; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		return err
+	err := <-serveErr
+	if errors.Is(err, grpc.ErrServerStopped) {
+		err = nil
 	}
-	return nil
+	if s.cfg.Stopped != nil {
+		err = errors.Join(err, s.cfg.Stopped())
+	}
+	return err
 }
 
 // socketPath picks where to listen and returns how to clean it up.

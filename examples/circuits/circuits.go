@@ -14,6 +14,8 @@ import (
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/frontend/cs/r1cs"
 	"github.com/consensys/gnark/frontend/cs/scs"
+
+	"github.com/proofd/proofd/atomicfile"
 )
 
 // Example is a compiled circuit with a satisfying full witness and its public part.
@@ -159,40 +161,7 @@ func marshalTo(w witness.Witness) func(io.Writer) error {
 	}
 }
 
-// writeFileAtomic writes dir/name so that readers see either the old file or
-// the complete new one, and the new one survives a crash once we return.
-func writeFileAtomic(dir, name string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
-	}
-	// CreateTemp uses 0600; these files are meant to be shared.
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	// The rename is only durable once the directory entry is synced.
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+// writeFileAtomic writes dir/name atomically (temp, fsync, rename, fsync dir).
+func writeFileAtomic(dir, name string, write func(io.Writer) error) error {
+	return atomicfile.WriteFunc(filepath.Join(dir, name), 0o644, write)
 }

@@ -27,6 +27,9 @@ type Row struct {
 	MedianMS float64 `json:"median_ms"`
 	MinMS    float64 `json:"min_ms"`
 	MaxMS    float64 `json:"max_ms"`
+	// Bytes is a size that goes with the case (a file written, a peak
+	// RSS), for benchmarks that measure one; omitted otherwise.
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 func newReport(name string) *Report {
@@ -84,9 +87,22 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "bench %s (%s, %d cpus)\n", r.Bench, r.Go, r.CPUs)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\tn\tmedian ms\tmin ms\tmax ms\t")
+	withBytes := slices.ContainsFunc(r.Rows, func(row Row) bool { return row.Bytes != 0 })
+	head := "case\tn\tmedian ms\tmin ms\tmax ms\t"
+	if withBytes {
+		head += "MiB\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, row := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t\n", row.Case, row.N, row.MedianMS, row.MinMS, row.MaxMS)
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t", row.Case, row.N, row.MedianMS, row.MinMS, row.MaxMS)
+		if withBytes {
+			mib := ""
+			if row.Bytes != 0 {
+				mib = fmt.Sprintf("%.1f", float64(row.Bytes)/(1<<20))
+			}
+			fmt.Fprintf(tw, "%s\t", mib)
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	names := make([]string, 0, len(r.Ratios))

@@ -57,6 +57,6 @@ func (a *app) benchCommand() *cobra.Command {
 	}
 	pool.Flags().BoolVar(&poolJSON, "json", false, "print one JSON object (DESIGN.md §9)")
 	pool.Flags().BoolVar(&poolQuick, "quick", false, "few repetitions, for tests")
-	cmd.AddCommand(eng, pool)
+	cmd.AddCommand(eng, pool, a.benchSnapshotCommand())
 	return cmd
 }

@@ -275,3 +275,45 @@ func TestBenchPoolQuick(t *testing.T) {
 		t.Errorf("pooled_over_fresh_throughput = %v: the pool is not faster than fresh engines", rep.Ratios["pooled_over_fresh_throughput"])
 	}
 }
+
+// TestVMAndSnapshotCommands: load an ELF, run it with proofs and snapshots,
+// read a snapshot's claim from its header, verify it, convert it to Cannon's
+// format and back, and get the same witness from every form.
+func TestVMAndSnapshotCommands(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	elf := filepath.Join("..", "..", "testdata", "guests", "hello.elf")
+	mustRun(t, "vm", "load-elf", "--path", elf, "--out", p("pre.snap"))
+	mustRun(t, "vm", "run", "--input", p("pre.snap"), "--output", p("final.snap"),
+		"--snapshot-at", "=100000", "--snapshot-fmt", p("snap-%d.snap"),
+		"--proof-at", "=123456", "--proof-fmt", p("proof-%d.json"), "--info-at", "never")
+	var proof struct {
+		Step uint64 `json:"step"`
+		Pre  string `json:"pre"`
+		Post string `json:"post"`
+	}
+	if err := json.Unmarshal(read(t, p("proof-123456.json")), &proof); err != nil || proof.Step != 123456 || proof.Pre == proof.Post {
+		t.Fatalf("proof file: %+v %v", proof, err)
+	}
+	info := mustRun(t, "snapshot", "info", p("snap-100000.snap"), "--json")
+	var hdr map[string]any
+	if err := json.Unmarshal([]byte(info.stdout), &hdr); err != nil {
+		t.Fatalf("snapshot info --json: %v\n%s", err, info.stdout)
+	}
+	mustRun(t, "snapshot", "verify", p("final.snap"))
+	mustRun(t, "snapshot", "convert", p("final.snap"), p("final.bin.gz"))
+	mustRun(t, "snapshot", "convert", p("final.bin.gz"), p("again.snap"))
+	w1 := mustRun(t, "vm", "witness", "--input", p("final.snap")).stdout
+	w2 := mustRun(t, "vm", "witness", "--input", p("final.bin.gz")).stdout
+	w3 := mustRun(t, "vm", "witness", "--input", p("again.snap")).stdout
+	if w1 != w2 || w1 != w3 || !strings.Contains(w1, "0x") {
+		t.Fatalf("witness differs between formats:\n%s\n%s\n%s", w1, w2, w3)
+	}
+	// A flipped bit is caught and named.
+	b := read(t, p("final.snap"))
+	b[len(b)/2] ^= 0x10
+	os.WriteFile(p("bad.snap"), b, 0o644)
+	if r := proofd(t, "snapshot", "verify", p("bad.snap")); r.code == 0 || !strings.Contains(r.stdout+r.stderr, p("bad.snap")) {
+		t.Fatalf("verify of a damaged snapshot: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -1738,6 +1738,521 @@ func (x *SolidityResponse) GetTimings() []*Timing {
 	return nil
 }
 
+type Preimage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Preimage) Reset() {
+	*x = Preimage{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Preimage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Preimage) ProtoMessage() {}
+
+func (x *Preimage) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Preimage.ProtoReflect.Descriptor instead.
+func (*Preimage) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *Preimage) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *Preimage) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+type VmLoadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Digest of the prestate artifact.
+	Prestate []byte `protobuf:"bytes,1,opt,name=prestate,proto3" json:"prestate,omitempty"`
+	// Keep a warm snapshot every this many steps (0: the engine's default).
+	SnapshotEvery uint64 `protobuf:"varint,2,opt,name=snapshot_every,json=snapshotEvery,proto3" json:"snapshot_every,omitempty"`
+	// Stop the initial run after this many steps (0: the engine's default).
+	MaxSteps uint64 `protobuf:"varint,3,opt,name=max_steps,json=maxSteps,proto3" json:"max_steps,omitempty"`
+	// Preimages to serve from memory, or a preimage server command speaking
+	// Cannon's host protocol on file descriptors 3-6.
+	Preimages      []*Preimage `protobuf:"bytes,4,rep,name=preimages,proto3" json:"preimages,omitempty"`
+	PreimageServer []string    `protobuf:"bytes,5,rep,name=preimage_server,json=preimageServer,proto3" json:"preimage_server,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *VmLoadRequest) Reset() {
+	*x = VmLoadRequest{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmLoadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmLoadRequest) ProtoMessage() {}
+
+func (x *VmLoadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmLoadRequest.ProtoReflect.Descriptor instead.
+func (*VmLoadRequest) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *VmLoadRequest) GetPrestate() []byte {
+	if x != nil {
+		return x.Prestate
+	}
+	return nil
+}
+
+func (x *VmLoadRequest) GetSnapshotEvery() uint64 {
+	if x != nil {
+		return x.SnapshotEvery
+	}
+	return 0
+}
+
+func (x *VmLoadRequest) GetMaxSteps() uint64 {
+	if x != nil {
+		return x.MaxSteps
+	}
+	return 0
+}
+
+func (x *VmLoadRequest) GetPreimages() []*Preimage {
+	if x != nil {
+		return x.Preimages
+	}
+	return nil
+}
+
+func (x *VmLoadRequest) GetPreimageServer() []string {
+	if x != nil {
+		return x.PreimageServer
+	}
+	return nil
+}
+
+type VmLoadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PrestateClaim []byte                 `protobuf:"bytes,1,opt,name=prestate_claim,json=prestateClaim,proto3" json:"prestate_claim,omitempty"`
+	StartStep     uint64                 `protobuf:"varint,2,opt,name=start_step,json=startStep,proto3" json:"start_step,omitempty"`
+	// Where the initial run ended, and whether the program exited there.
+	EndStep       uint64    `protobuf:"varint,3,opt,name=end_step,json=endStep,proto3" json:"end_step,omitempty"`
+	Exited        bool      `protobuf:"varint,4,opt,name=exited,proto3" json:"exited,omitempty"`
+	ExitCode      uint32    `protobuf:"varint,5,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	FinalClaim    []byte    `protobuf:"bytes,6,opt,name=final_claim,json=finalClaim,proto3" json:"final_claim,omitempty"`
+	Snapshots     uint32    `protobuf:"varint,7,opt,name=snapshots,proto3" json:"snapshots,omitempty"`
+	Timings       []*Timing `protobuf:"bytes,8,rep,name=timings,proto3" json:"timings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmLoadResponse) Reset() {
+	*x = VmLoadResponse{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmLoadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmLoadResponse) ProtoMessage() {}
+
+func (x *VmLoadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmLoadResponse.ProtoReflect.Descriptor instead.
+func (*VmLoadResponse) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *VmLoadResponse) GetPrestateClaim() []byte {
+	if x != nil {
+		return x.PrestateClaim
+	}
+	return nil
+}
+
+func (x *VmLoadResponse) GetStartStep() uint64 {
+	if x != nil {
+		return x.StartStep
+	}
+	return 0
+}
+
+func (x *VmLoadResponse) GetEndStep() uint64 {
+	if x != nil {
+		return x.EndStep
+	}
+	return 0
+}
+
+func (x *VmLoadResponse) GetExited() bool {
+	if x != nil {
+		return x.Exited
+	}
+	return false
+}
+
+func (x *VmLoadResponse) GetExitCode() uint32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *VmLoadResponse) GetFinalClaim() []byte {
+	if x != nil {
+		return x.FinalClaim
+	}
+	return nil
+}
+
+func (x *VmLoadResponse) GetSnapshots() uint32 {
+	if x != nil {
+		return x.Snapshots
+	}
+	return 0
+}
+
+func (x *VmLoadResponse) GetTimings() []*Timing {
+	if x != nil {
+		return x.Timings
+	}
+	return nil
+}
+
+type VmStepRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Prestate      []byte                 `protobuf:"bytes,1,opt,name=prestate,proto3" json:"prestate,omitempty"`
+	Step          uint64                 `protobuf:"varint,2,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmStepRequest) Reset() {
+	*x = VmStepRequest{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmStepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmStepRequest) ProtoMessage() {}
+
+func (x *VmStepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmStepRequest.ProtoReflect.Descriptor instead.
+func (*VmStepRequest) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *VmStepRequest) GetPrestate() []byte {
+	if x != nil {
+		return x.Prestate
+	}
+	return nil
+}
+
+func (x *VmStepRequest) GetStep() uint64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+type VmClaimResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Claim []byte                 `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	// The step the claim is for: the request's, or the exit step past it.
+	Step          uint64    `protobuf:"varint,2,opt,name=step,proto3" json:"step,omitempty"`
+	Exited        bool      `protobuf:"varint,3,opt,name=exited,proto3" json:"exited,omitempty"`
+	ExitCode      uint32    `protobuf:"varint,4,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	Timings       []*Timing `protobuf:"bytes,5,rep,name=timings,proto3" json:"timings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmClaimResponse) Reset() {
+	*x = VmClaimResponse{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmClaimResponse) ProtoMessage() {}
+
+func (x *VmClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmClaimResponse.ProtoReflect.Descriptor instead.
+func (*VmClaimResponse) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *VmClaimResponse) GetClaim() []byte {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+func (x *VmClaimResponse) GetStep() uint64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *VmClaimResponse) GetExited() bool {
+	if x != nil {
+		return x.Exited
+	}
+	return false
+}
+
+func (x *VmClaimResponse) GetExitCode() uint32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *VmClaimResponse) GetTimings() []*Timing {
+	if x != nil {
+		return x.Timings
+	}
+	return nil
+}
+
+type VmStepDataResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Step          uint64                 `protobuf:"varint,1,opt,name=step,proto3" json:"step,omitempty"`
+	Pre           []byte                 `protobuf:"bytes,2,opt,name=pre,proto3" json:"pre,omitempty"`
+	Post          []byte                 `protobuf:"bytes,3,opt,name=post,proto3" json:"post,omitempty"`
+	StateData     []byte                 `protobuf:"bytes,4,opt,name=state_data,json=stateData,proto3" json:"state_data,omitempty"`
+	ProofData     []byte                 `protobuf:"bytes,5,opt,name=proof_data,json=proofData,proto3" json:"proof_data,omitempty"`
+	OracleKey     []byte                 `protobuf:"bytes,6,opt,name=oracle_key,json=oracleKey,proto3" json:"oracle_key,omitempty"`
+	OracleValue   []byte                 `protobuf:"bytes,7,opt,name=oracle_value,json=oracleValue,proto3" json:"oracle_value,omitempty"`
+	OracleOffset  uint64                 `protobuf:"varint,8,opt,name=oracle_offset,json=oracleOffset,proto3" json:"oracle_offset,omitempty"`
+	Timings       []*Timing              `protobuf:"bytes,9,rep,name=timings,proto3" json:"timings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmStepDataResponse) Reset() {
+	*x = VmStepDataResponse{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmStepDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmStepDataResponse) ProtoMessage() {}
+
+func (x *VmStepDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmStepDataResponse.ProtoReflect.Descriptor instead.
+func (*VmStepDataResponse) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *VmStepDataResponse) GetStep() uint64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *VmStepDataResponse) GetPre() []byte {
+	if x != nil {
+		return x.Pre
+	}
+	return nil
+}
+
+func (x *VmStepDataResponse) GetPost() []byte {
+	if x != nil {
+		return x.Post
+	}
+	return nil
+}
+
+func (x *VmStepDataResponse) GetStateData() []byte {
+	if x != nil {
+		return x.StateData
+	}
+	return nil
+}
+
+func (x *VmStepDataResponse) GetProofData() []byte {
+	if x != nil {
+		return x.ProofData
+	}
+	return nil
+}
+
+func (x *VmStepDataResponse) GetOracleKey() []byte {
+	if x != nil {
+		return x.OracleKey
+	}
+	return nil
+}
+
+func (x *VmStepDataResponse) GetOracleValue() []byte {
+	if x != nil {
+		return x.OracleValue
+	}
+	return nil
+}
+
+func (x *VmStepDataResponse) GetOracleOffset() uint64 {
+	if x != nil {
+		return x.OracleOffset
+	}
+	return 0
+}
+
+func (x *VmStepDataResponse) GetTimings() []*Timing {
+	if x != nil {
+		return x.Timings
+	}
+	return nil
+}
+
+type VmFinalRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Prestate      []byte                 `protobuf:"bytes,1,opt,name=prestate,proto3" json:"prestate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmFinalRequest) Reset() {
+	*x = VmFinalRequest{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmFinalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmFinalRequest) ProtoMessage() {}
+
+func (x *VmFinalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmFinalRequest.ProtoReflect.Descriptor instead.
+func (*VmFinalRequest) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *VmFinalRequest) GetPrestate() []byte {
+	if x != nil {
+		return x.Prestate
+	}
+	return nil
+}
+
 var File_proto_enginev1_engine_proto protoreflect.FileDescriptor
 
 const file_proto_enginev1_engine_proto_rawDesc = "" +
@@ -1847,7 +2362,51 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\x02vk\x18\x01 \x01(\fR\x02vk\"^\n" +
 	"\x10SolidityResponse\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x122\n" +
-	"\atimings\x18\x02 \x03(\v2\x18.proofd.engine.v1.TimingR\atimings*8\n" +
+	"\atimings\x18\x02 \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\"2\n" +
+	"\bPreimage\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\xd2\x01\n" +
+	"\rVmLoadRequest\x12\x1a\n" +
+	"\bprestate\x18\x01 \x01(\fR\bprestate\x12%\n" +
+	"\x0esnapshot_every\x18\x02 \x01(\x04R\rsnapshotEvery\x12\x1b\n" +
+	"\tmax_steps\x18\x03 \x01(\x04R\bmaxSteps\x128\n" +
+	"\tpreimages\x18\x04 \x03(\v2\x1a.proofd.engine.v1.PreimageR\tpreimages\x12'\n" +
+	"\x0fpreimage_server\x18\x05 \x03(\tR\x0epreimageServer\"\x99\x02\n" +
+	"\x0eVmLoadResponse\x12%\n" +
+	"\x0eprestate_claim\x18\x01 \x01(\fR\rprestateClaim\x12\x1d\n" +
+	"\n" +
+	"start_step\x18\x02 \x01(\x04R\tstartStep\x12\x19\n" +
+	"\bend_step\x18\x03 \x01(\x04R\aendStep\x12\x16\n" +
+	"\x06exited\x18\x04 \x01(\bR\x06exited\x12\x1b\n" +
+	"\texit_code\x18\x05 \x01(\rR\bexitCode\x12\x1f\n" +
+	"\vfinal_claim\x18\x06 \x01(\fR\n" +
+	"finalClaim\x12\x1c\n" +
+	"\tsnapshots\x18\a \x01(\rR\tsnapshots\x122\n" +
+	"\atimings\x18\b \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\"?\n" +
+	"\rVmStepRequest\x12\x1a\n" +
+	"\bprestate\x18\x01 \x01(\fR\bprestate\x12\x12\n" +
+	"\x04step\x18\x02 \x01(\x04R\x04step\"\xa4\x01\n" +
+	"\x0fVmClaimResponse\x12\x14\n" +
+	"\x05claim\x18\x01 \x01(\fR\x05claim\x12\x12\n" +
+	"\x04step\x18\x02 \x01(\x04R\x04step\x12\x16\n" +
+	"\x06exited\x18\x03 \x01(\bR\x06exited\x12\x1b\n" +
+	"\texit_code\x18\x04 \x01(\rR\bexitCode\x122\n" +
+	"\atimings\x18\x05 \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\"\xa7\x02\n" +
+	"\x12VmStepDataResponse\x12\x12\n" +
+	"\x04step\x18\x01 \x01(\x04R\x04step\x12\x10\n" +
+	"\x03pre\x18\x02 \x01(\fR\x03pre\x12\x12\n" +
+	"\x04post\x18\x03 \x01(\fR\x04post\x12\x1d\n" +
+	"\n" +
+	"state_data\x18\x04 \x01(\fR\tstateData\x12\x1d\n" +
+	"\n" +
+	"proof_data\x18\x05 \x01(\fR\tproofData\x12\x1d\n" +
+	"\n" +
+	"oracle_key\x18\x06 \x01(\fR\toracleKey\x12!\n" +
+	"\foracle_value\x18\a \x01(\fR\voracleValue\x12#\n" +
+	"\roracle_offset\x18\b \x01(\x04R\foracleOffset\x122\n" +
+	"\atimings\x18\t \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\",\n" +
+	"\x0eVmFinalRequest\x12\x1a\n" +
+	"\bprestate\x18\x01 \x01(\fR\bprestate*8\n" +
 	"\x06Scheme\x12\x16\n" +
 	"\x12SCHEME_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aGROTH16\x10\x01\x12\t\n" +
@@ -1865,7 +2424,12 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\x06Verify\x12\x1f.proofd.engine.v1.VerifyRequest\x1a .proofd.engine.v1.VerifyResponse\x12H\n" +
 	"\x05Stats\x12\x1e.proofd.engine.v1.StatsRequest\x1a\x1f.proofd.engine.v1.StatsResponse\x12H\n" +
 	"\x05Check\x12\x1e.proofd.engine.v1.CheckRequest\x1a\x1f.proofd.engine.v1.CheckResponse\x12Q\n" +
-	"\bSolidity\x12!.proofd.engine.v1.SolidityRequest\x1a\".proofd.engine.v1.SolidityResponseB)Z'github.com/proofd/proofd/proto/enginev1b\x06proto3"
+	"\bSolidity\x12!.proofd.engine.v1.SolidityRequest\x1a\".proofd.engine.v1.SolidityResponse2\xbd\x02\n" +
+	"\x02Vm\x12I\n" +
+	"\x04Load\x12\x1f.proofd.engine.v1.VmLoadRequest\x1a .proofd.engine.v1.VmLoadResponse\x12K\n" +
+	"\x05Claim\x12\x1f.proofd.engine.v1.VmStepRequest\x1a!.proofd.engine.v1.VmClaimResponse\x12Q\n" +
+	"\bStepData\x12\x1f.proofd.engine.v1.VmStepRequest\x1a$.proofd.engine.v1.VmStepDataResponse\x12L\n" +
+	"\x05Final\x12 .proofd.engine.v1.VmFinalRequest\x1a!.proofd.engine.v1.VmClaimResponseB)Z'github.com/proofd/proofd/proto/enginev1b\x06proto3"
 
 var (
 	file_proto_enginev1_engine_proto_rawDescOnce sync.Once
@@ -1880,7 +2444,7 @@ func file_proto_enginev1_engine_proto_rawDescGZIP() []byte {
 }
 
 var file_proto_enginev1_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_proto_enginev1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_proto_enginev1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_proto_enginev1_engine_proto_goTypes = []any{
 	(Scheme)(0),                // 0: proofd.engine.v1.Scheme
 	(HealthResponse_Status)(0), // 1: proofd.engine.v1.HealthResponse.Status
@@ -1912,6 +2476,13 @@ var file_proto_enginev1_engine_proto_goTypes = []any{
 	(*CheckResponse)(nil),      // 27: proofd.engine.v1.CheckResponse
 	(*SolidityRequest)(nil),    // 28: proofd.engine.v1.SolidityRequest
 	(*SolidityResponse)(nil),   // 29: proofd.engine.v1.SolidityResponse
+	(*Preimage)(nil),           // 30: proofd.engine.v1.Preimage
+	(*VmLoadRequest)(nil),      // 31: proofd.engine.v1.VmLoadRequest
+	(*VmLoadResponse)(nil),     // 32: proofd.engine.v1.VmLoadResponse
+	(*VmStepRequest)(nil),      // 33: proofd.engine.v1.VmStepRequest
+	(*VmClaimResponse)(nil),    // 34: proofd.engine.v1.VmClaimResponse
+	(*VmStepDataResponse)(nil), // 35: proofd.engine.v1.VmStepDataResponse
+	(*VmFinalRequest)(nil),     // 36: proofd.engine.v1.VmFinalRequest
 }
 var file_proto_enginev1_engine_proto_depIdxs = []int32{
 	1,  // 0: proofd.engine.v1.HealthResponse.status:type_name -> proofd.engine.v1.HealthResponse.Status
@@ -1924,35 +2495,47 @@ var file_proto_enginev1_engine_proto_depIdxs = []int32{
 	15, // 7: proofd.engine.v1.StatsResponse.timings:type_name -> proofd.engine.v1.Timing
 	15, // 8: proofd.engine.v1.CheckResponse.timings:type_name -> proofd.engine.v1.Timing
 	15, // 9: proofd.engine.v1.SolidityResponse.timings:type_name -> proofd.engine.v1.Timing
-	2,  // 10: proofd.engine.v1.Engine.Handshake:input_type -> proofd.engine.v1.HandshakeRequest
-	4,  // 11: proofd.engine.v1.Engine.Health:input_type -> proofd.engine.v1.HealthRequest
-	6,  // 12: proofd.engine.v1.Engine.Shutdown:input_type -> proofd.engine.v1.ShutdownRequest
-	8,  // 13: proofd.engine.v1.Engine.Has:input_type -> proofd.engine.v1.HasRequest
-	10, // 14: proofd.engine.v1.Engine.Upload:input_type -> proofd.engine.v1.UploadRequest
-	13, // 15: proofd.engine.v1.Engine.Download:input_type -> proofd.engine.v1.DownloadRequest
-	18, // 16: proofd.engine.v1.Snark.Setup:input_type -> proofd.engine.v1.SetupRequest
-	20, // 17: proofd.engine.v1.Snark.Prove:input_type -> proofd.engine.v1.ProveRequest
-	22, // 18: proofd.engine.v1.Snark.Verify:input_type -> proofd.engine.v1.VerifyRequest
-	24, // 19: proofd.engine.v1.Snark.Stats:input_type -> proofd.engine.v1.StatsRequest
-	26, // 20: proofd.engine.v1.Snark.Check:input_type -> proofd.engine.v1.CheckRequest
-	28, // 21: proofd.engine.v1.Snark.Solidity:input_type -> proofd.engine.v1.SolidityRequest
-	3,  // 22: proofd.engine.v1.Engine.Handshake:output_type -> proofd.engine.v1.HandshakeResponse
-	5,  // 23: proofd.engine.v1.Engine.Health:output_type -> proofd.engine.v1.HealthResponse
-	7,  // 24: proofd.engine.v1.Engine.Shutdown:output_type -> proofd.engine.v1.ShutdownResponse
-	9,  // 25: proofd.engine.v1.Engine.Has:output_type -> proofd.engine.v1.HasResponse
-	12, // 26: proofd.engine.v1.Engine.Upload:output_type -> proofd.engine.v1.UploadResponse
-	14, // 27: proofd.engine.v1.Engine.Download:output_type -> proofd.engine.v1.DownloadResponse
-	19, // 28: proofd.engine.v1.Snark.Setup:output_type -> proofd.engine.v1.SetupResponse
-	21, // 29: proofd.engine.v1.Snark.Prove:output_type -> proofd.engine.v1.ProveResponse
-	23, // 30: proofd.engine.v1.Snark.Verify:output_type -> proofd.engine.v1.VerifyResponse
-	25, // 31: proofd.engine.v1.Snark.Stats:output_type -> proofd.engine.v1.StatsResponse
-	27, // 32: proofd.engine.v1.Snark.Check:output_type -> proofd.engine.v1.CheckResponse
-	29, // 33: proofd.engine.v1.Snark.Solidity:output_type -> proofd.engine.v1.SolidityResponse
-	22, // [22:34] is the sub-list for method output_type
-	10, // [10:22] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	30, // 10: proofd.engine.v1.VmLoadRequest.preimages:type_name -> proofd.engine.v1.Preimage
+	15, // 11: proofd.engine.v1.VmLoadResponse.timings:type_name -> proofd.engine.v1.Timing
+	15, // 12: proofd.engine.v1.VmClaimResponse.timings:type_name -> proofd.engine.v1.Timing
+	15, // 13: proofd.engine.v1.VmStepDataResponse.timings:type_name -> proofd.engine.v1.Timing
+	2,  // 14: proofd.engine.v1.Engine.Handshake:input_type -> proofd.engine.v1.HandshakeRequest
+	4,  // 15: proofd.engine.v1.Engine.Health:input_type -> proofd.engine.v1.HealthRequest
+	6,  // 16: proofd.engine.v1.Engine.Shutdown:input_type -> proofd.engine.v1.ShutdownRequest
+	8,  // 17: proofd.engine.v1.Engine.Has:input_type -> proofd.engine.v1.HasRequest
+	10, // 18: proofd.engine.v1.Engine.Upload:input_type -> proofd.engine.v1.UploadRequest
+	13, // 19: proofd.engine.v1.Engine.Download:input_type -> proofd.engine.v1.DownloadRequest
+	18, // 20: proofd.engine.v1.Snark.Setup:input_type -> proofd.engine.v1.SetupRequest
+	20, // 21: proofd.engine.v1.Snark.Prove:input_type -> proofd.engine.v1.ProveRequest
+	22, // 22: proofd.engine.v1.Snark.Verify:input_type -> proofd.engine.v1.VerifyRequest
+	24, // 23: proofd.engine.v1.Snark.Stats:input_type -> proofd.engine.v1.StatsRequest
+	26, // 24: proofd.engine.v1.Snark.Check:input_type -> proofd.engine.v1.CheckRequest
+	28, // 25: proofd.engine.v1.Snark.Solidity:input_type -> proofd.engine.v1.SolidityRequest
+	31, // 26: proofd.engine.v1.Vm.Load:input_type -> proofd.engine.v1.VmLoadRequest
+	33, // 27: proofd.engine.v1.Vm.Claim:input_type -> proofd.engine.v1.VmStepRequest
+	33, // 28: proofd.engine.v1.Vm.StepData:input_type -> proofd.engine.v1.VmStepRequest
+	36, // 29: proofd.engine.v1.Vm.Final:input_type -> proofd.engine.v1.VmFinalRequest
+	3,  // 30: proofd.engine.v1.Engine.Handshake:output_type -> proofd.engine.v1.HandshakeResponse
+	5,  // 31: proofd.engine.v1.Engine.Health:output_type -> proofd.engine.v1.HealthResponse
+	7,  // 32: proofd.engine.v1.Engine.Shutdown:output_type -> proofd.engine.v1.ShutdownResponse
+	9,  // 33: proofd.engine.v1.Engine.Has:output_type -> proofd.engine.v1.HasResponse
+	12, // 34: proofd.engine.v1.Engine.Upload:output_type -> proofd.engine.v1.UploadResponse
+	14, // 35: proofd.engine.v1.Engine.Download:output_type -> proofd.engine.v1.DownloadResponse
+	19, // 36: proofd.engine.v1.Snark.Setup:output_type -> proofd.engine.v1.SetupResponse
+	21, // 37: proofd.engine.v1.Snark.Prove:output_type -> proofd.engine.v1.ProveResponse
+	23, // 38: proofd.engine.v1.Snark.Verify:output_type -> proofd.engine.v1.VerifyResponse
+	25, // 39: proofd.engine.v1.Snark.Stats:output_type -> proofd.engine.v1.StatsResponse
+	27, // 40: proofd.engine.v1.Snark.Check:output_type -> proofd.engine.v1.CheckResponse
+	29, // 41: proofd.engine.v1.Snark.Solidity:output_type -> proofd.engine.v1.SolidityResponse
+	32, // 42: proofd.engine.v1.Vm.Load:output_type -> proofd.engine.v1.VmLoadResponse
+	34, // 43: proofd.engine.v1.Vm.Claim:output_type -> proofd.engine.v1.VmClaimResponse
+	35, // 44: proofd.engine.v1.Vm.StepData:output_type -> proofd.engine.v1.VmStepDataResponse
+	34, // 45: proofd.engine.v1.Vm.Final:output_type -> proofd.engine.v1.VmClaimResponse
+	30, // [30:46] is the sub-list for method output_type
+	14, // [14:30] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_proto_enginev1_engine_proto_init() }
@@ -1970,9 +2553,9 @@ func file_proto_enginev1_engine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_enginev1_engine_proto_rawDesc), len(file_proto_enginev1_engine_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   35,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_proto_enginev1_engine_proto_goTypes,
 		DependencyIndexes: file_proto_enginev1_engine_proto_depIdxs,

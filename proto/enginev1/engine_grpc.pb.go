@@ -629,3 +629,239 @@ var Snark_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "proto/enginev1/engine.proto",
 }
+
+const (
+	Vm_Load_FullMethodName     = "/proofd.engine.v1.Vm/Load"
+	Vm_Claim_FullMethodName    = "/proofd.engine.v1.Vm/Claim"
+	Vm_StepData_FullMethodName = "/proofd.engine.v1.Vm/StepData"
+	Vm_Final_FullMethodName    = "/proofd.engine.v1.Vm/Final"
+)
+
+// VmClient is the client API for Vm service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Vm is served by the Cannon-backed VM engine. A prestate (a proofd snapshot
+// or a Cannon state file, uploaded as an artifact) is loaded once; the engine
+// runs it to the end, keeping snapshots warm, and answers the questions a
+// fault-proof challenger asks about any step from the nearest snapshot.
+type VmClient interface {
+	Load(ctx context.Context, in *VmLoadRequest, opts ...grpc.CallOption) (*VmLoadResponse, error)
+	// Claim is the state hash after `step` steps from the prestate's start;
+	// past the program's exit it is the final state's.
+	Claim(ctx context.Context, in *VmStepRequest, opts ...grpc.CallOption) (*VmClaimResponse, error)
+	// StepData is what proves the step from `step` to `step`+1: the pre-state
+	// witness, the memory proof, the preimage read. Past the exit it is the
+	// step data of the final state (pre = post = final claim).
+	StepData(ctx context.Context, in *VmStepRequest, opts ...grpc.CallOption) (*VmStepDataResponse, error)
+	Final(ctx context.Context, in *VmFinalRequest, opts ...grpc.CallOption) (*VmClaimResponse, error)
+}
+
+type vmClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewVmClient(cc grpc.ClientConnInterface) VmClient {
+	return &vmClient{cc}
+}
+
+func (c *vmClient) Load(ctx context.Context, in *VmLoadRequest, opts ...grpc.CallOption) (*VmLoadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmLoadResponse)
+	err := c.cc.Invoke(ctx, Vm_Load_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmClient) Claim(ctx context.Context, in *VmStepRequest, opts ...grpc.CallOption) (*VmClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmClaimResponse)
+	err := c.cc.Invoke(ctx, Vm_Claim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmClient) StepData(ctx context.Context, in *VmStepRequest, opts ...grpc.CallOption) (*VmStepDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmStepDataResponse)
+	err := c.cc.Invoke(ctx, Vm_StepData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmClient) Final(ctx context.Context, in *VmFinalRequest, opts ...grpc.CallOption) (*VmClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmClaimResponse)
+	err := c.cc.Invoke(ctx, Vm_Final_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// VmServer is the server API for Vm service.
+// All implementations must embed UnimplementedVmServer
+// for forward compatibility.
+//
+// Vm is served by the Cannon-backed VM engine. A prestate (a proofd snapshot
+// or a Cannon state file, uploaded as an artifact) is loaded once; the engine
+// runs it to the end, keeping snapshots warm, and answers the questions a
+// fault-proof challenger asks about any step from the nearest snapshot.
+type VmServer interface {
+	Load(context.Context, *VmLoadRequest) (*VmLoadResponse, error)
+	// Claim is the state hash after `step` steps from the prestate's start;
+	// past the program's exit it is the final state's.
+	Claim(context.Context, *VmStepRequest) (*VmClaimResponse, error)
+	// StepData is what proves the step from `step` to `step`+1: the pre-state
+	// witness, the memory proof, the preimage read. Past the exit it is the
+	// step data of the final state (pre = post = final claim).
+	StepData(context.Context, *VmStepRequest) (*VmStepDataResponse, error)
+	Final(context.Context, *VmFinalRequest) (*VmClaimResponse, error)
+	mustEmbedUnimplementedVmServer()
+}
+
+// UnimplementedVmServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedVmServer struct{}
+
+func (UnimplementedVmServer) Load(context.Context, *VmLoadRequest) (*VmLoadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Load not implemented")
+}
+func (UnimplementedVmServer) Claim(context.Context, *VmStepRequest) (*VmClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Claim not implemented")
+}
+func (UnimplementedVmServer) StepData(context.Context, *VmStepRequest) (*VmStepDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StepData not implemented")
+}
+func (UnimplementedVmServer) Final(context.Context, *VmFinalRequest) (*VmClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Final not implemented")
+}
+func (UnimplementedVmServer) mustEmbedUnimplementedVmServer() {}
+func (UnimplementedVmServer) testEmbeddedByValue()            {}
+
+// UnsafeVmServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to VmServer will
+// result in compilation errors.
+type UnsafeVmServer interface {
+	mustEmbedUnimplementedVmServer()
+}
+
+func RegisterVmServer(s grpc.ServiceRegistrar, srv VmServer) {
+	// If the following call panics, it indicates UnimplementedVmServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Vm_ServiceDesc, srv)
+}
+
+func _Vm_Load_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmLoadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmServer).Load(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vm_Load_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmServer).Load(ctx, req.(*VmLoadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vm_Claim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmStepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmServer).Claim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vm_Claim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmServer).Claim(ctx, req.(*VmStepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vm_StepData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmStepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmServer).StepData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vm_StepData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmServer).StepData(ctx, req.(*VmStepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vm_Final_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmFinalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmServer).Final(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vm_Final_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmServer).Final(ctx, req.(*VmFinalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Vm_ServiceDesc is the grpc.ServiceDesc for Vm service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Vm_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "proofd.engine.v1.Vm",
+	HandlerType: (*VmServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Load",
+			Handler:    _Vm_Load_Handler,
+		},
+		{
+			MethodName: "Claim",
+			Handler:    _Vm_Claim_Handler,
+		},
+		{
+			MethodName: "StepData",
+			Handler:    _Vm_StepData_Handler,
+		},
+		{
+			MethodName: "Final",
+			Handler:    _Vm_Final_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "proto/enginev1/engine.proto",
+}

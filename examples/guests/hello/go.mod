@@ -1,0 +1,3 @@
+module github.com/proofd/proofd/examples/guests/hello
+
+go 1.24

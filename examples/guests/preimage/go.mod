@@ -1,0 +1,3 @@
+module github.com/proofd/proofd/examples/guests/preimage
+
+go 1.24

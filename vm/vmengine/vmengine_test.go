@@ -1,0 +1,330 @@
+package vmengine_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
+	preimage "github.com/ethereum-optimism/optimism/op-preimage"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/proofd/proofd/artifact"
+	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/enginetest"
+	"github.com/proofd/proofd/vm"
+	"github.com/proofd/proofd/vm/vmengine"
+)
+
+func guest(name string) string { return filepath.Join("..", "..", "testdata", "guests", name+".elf") }
+
+func inProcess(t *testing.T) *engine.Conn { return enginetest.InProcess(t, vmengine.Config(nil)) }
+
+func spawned(t *testing.T) *engine.Conn {
+	t.Helper()
+	c, err := engine.Spawn(context.Background(), engine.SpawnOptions{
+		Path: enginetest.Proofd(t), Args: []string{"engine", "serve", "--kind", "vm", "--exit-on-stdin-eof"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return c
+}
+
+func TestConformanceInProcess(t *testing.T) { enginetest.Run(t, inProcess) }
+func TestConformanceSpawned(t *testing.T)   { enginetest.Run(t, spawned) }
+
+// prestate loads a guest ELF and encodes it as format wants: "snapshot"
+// (proofd) or "bin" (Cannon).
+func prestate(t *testing.T, name, format string) (*versions.VersionedState, artifact.Artifact) {
+	t.Helper()
+	st, _, err := vm.LoadELF(guest(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "prestate")
+	if format == "bin" {
+		path += ".bin"
+	}
+	if err := vm.WriteState(path, st); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, artifact.New(b)
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// reference answers the same questions the way `cannon run` does from the
+// snapshot the engine starts from: for the proof of step i, the nearest
+// snapshot strictly before i (Cannon's proof data carries a leftover second
+// memory proof that depends on where a run started; see machineAt).
+type reference struct {
+	prestate *versions.VersionedState
+	every    uint64
+	oracle   func() vm.Oracle
+}
+
+func newReference(t *testing.T, st *versions.VersionedState, every uint64, oracle func() vm.Oracle) *reference {
+	if oracle == nil {
+		oracle = func() vm.Oracle { return nil }
+	}
+	return &reference{prestate: st, every: every, oracle: oracle}
+}
+
+// at returns the claim at step i and the proof of step i.
+func (r *reference) at(t *testing.T, i uint64) ([32]byte, *vm.Proof) {
+	t.Helper()
+	run := func(st *versions.VersionedState, to uint64) *vm.Machine {
+		c, err := vm.Clone(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := vm.NewMachine(c, r.oracle(), nil, nil, nil)
+		if err := m.RunTo(context.Background(), to); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	from := uint64(0)
+	if i > 0 {
+		from = (i - 1) / r.every * r.every
+	}
+	snap := run(r.prestate, from).State() // as if loaded from the snapshot file
+	m := run(snap, i)
+	claim := vm.Claim(m.State())
+	p, err := m.StepWithProof()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return claim, p
+}
+
+func sameStep(t *testing.T, i uint64, got *engine.VMStepData, want *vm.Proof) {
+	t.Helper()
+	var diff []string
+	check := func(field string, ok bool) {
+		if !ok {
+			diff = append(diff, field)
+		}
+	}
+	check("step", got.Step == want.Step)
+	check("pre", got.Pre == want.Pre)
+	check("post", got.Post == want.Post)
+	check("state-data", bytes.Equal(got.StateData, want.StateData))
+	check(fmt.Sprintf("proof-data (first difference at byte %d of %d/%d)", firstDiff(got.ProofData, want.ProofData), len(got.ProofData), len(want.ProofData)), bytes.Equal(got.ProofData, want.ProofData))
+	check("oracle-key", bytes.Equal(got.OracleKey, want.OracleKey))
+	check("oracle-value", bytes.Equal(got.OracleValue, want.OracleValue))
+	check("oracle-offset", got.OracleOffset == uint64(want.OracleOffset))
+	if len(diff) > 0 {
+		t.Fatalf("step data at %d differs from Cannon's in %v", i, diff)
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for k := range min(len(a), len(b)) {
+		if a[k] != b[k] {
+			return k
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestTraceMatchesCannon asks a warm engine about steps in a scrambled
+// order and checks every answer against Cannon's VM stepped from the
+// prestate; past the exit, the answers are the final state's.
+func TestTraceMatchesCannon(t *testing.T) {
+	for _, format := range []string{"snapshot", "bin"} {
+		t.Run(format, func(t *testing.T) {
+			st, pre := prestate(t, "hello", format)
+			c := inProcess(t)
+			tr, err := engine.NewVMTrace(ctxT(t), c, engine.VMLoadRequest{Prestate: pre, SnapshotEvery: 200_000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := tr.Info()
+			if !info.Exited || info.EndStep == 0 || info.Snapshots < 5 {
+				t.Fatalf("load: %+v, want an exited run with several snapshots", info)
+			}
+			if abs, _ := tr.AbsolutePreStateCommitment(ctxT(t)); abs != vm.Claim(st) {
+				t.Fatal("prestate commitment differs from Cannon's claim of the prestate")
+			}
+			end := info.EndStep
+			steps := []uint64{0, 1, 2, 199_999, 200_000, 200_001, 777_777, end / 2, end - 2, end - 1}
+			for range 6 {
+				steps = append(steps, rand.Uint64N(end))
+			}
+			slices.Sort(steps)
+			steps = slices.Compact(steps)
+			ref := newReference(t, st, 200_000, nil)
+			want := map[uint64][32]byte{}
+			proofs := map[uint64]*vm.Proof{}
+			for _, i := range steps {
+				want[i], proofs[i] = ref.at(t, i)
+			}
+			// Ask out of order: backwards, then shuffled.
+			order := slices.Clone(steps)
+			slices.Reverse(order)
+			shuffled := slices.Clone(steps)
+			rand.Shuffle(len(shuffled), func(a, b int) { shuffled[a], shuffled[b] = shuffled[b], shuffled[a] })
+			for _, i := range append(order, shuffled...) {
+				got, err := tr.Get(ctxT(t), i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want[i] {
+					t.Fatalf("claim at %d differs from Cannon's", i)
+				}
+				sd, err := c.VMStepDataAt(ctxT(t), pre.Digest, i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameStep(t, i, sd, proofs[i])
+			}
+			// Past the exit: the final state.
+			for _, i := range []uint64{end, end + 1, end + 1_000_000} {
+				cl, err := c.VMClaimAt(ctxT(t), pre.Digest, i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cl.Claim != info.FinalClaim || !cl.Exited || cl.Step != end {
+					t.Fatalf("claim at %d past the exit at %d: %+v", i, end, cl)
+				}
+				sd, err := c.VMStepDataAt(ctxT(t), pre.Digest, i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sd.Pre != info.FinalClaim || sd.Post != info.FinalClaim || len(sd.ProofData) != 0 {
+					t.Fatalf("step data at %d past the exit: pre %x post %x proof %d bytes", i, sd.Pre, sd.Post, len(sd.ProofData))
+				}
+			}
+			fin, err := c.VMFinal(ctxT(t), pre.Digest)
+			if err != nil || fin.Claim != info.FinalClaim || fin.ExitCode != 0 {
+				t.Fatalf("final: %+v %v", fin, err)
+			}
+		})
+	}
+}
+
+var guestInput = []byte("proofd preimage guest: a keccak preimage served through Cannon's oracle protocol")
+
+func guestKV() map[[32]byte][]byte {
+	h := crypto.Keccak256(guestInput)
+	return map[[32]byte][]byte{
+		preimage.LocalIndexKey(1).PreimageKey():                               h,
+		preimage.Keccak256Key(crypto.Keccak256Hash(guestInput)).PreimageKey(): guestInput,
+	}
+}
+
+// countingOracle counts preimage reads, to find the steps that make them.
+type countingOracle struct {
+	vm.Oracle
+	reads int
+}
+
+func (o *countingOracle) GetPreimage(k [32]byte) []byte {
+	o.reads++
+	return o.Oracle.GetPreimage(k)
+}
+
+// readSteps finds the steps of st's run that read a preimage.
+func readSteps(t *testing.T, st *versions.VersionedState) []uint64 {
+	c, _ := vm.Clone(st)
+	o := &countingOracle{Oracle: vm.NewKVOracle(guestKV())}
+	m := vm.NewMachine(c, o, nil, nil, nil)
+	var steps []uint64
+	for !m.Exited() {
+		before, at := o.reads, m.Step()
+		if err := m.RunTo(context.Background(), at+1); err != nil {
+			t.Fatal(err)
+		}
+		if o.reads != before {
+			steps = append(steps, at)
+		}
+	}
+	return steps
+}
+
+func TestPreimageReads(t *testing.T) {
+	st, pre := prestate(t, "preimage", "snapshot")
+	reads := readSteps(t, st)
+	if len(reads) < 2 {
+		t.Fatalf("the preimage guest read %d preimages, want at least 2", len(reads))
+	}
+	c := inProcess(t)
+	tr, err := engine.NewVMTrace(ctxT(t), c, engine.VMLoadRequest{Prestate: pre, SnapshotEvery: 100_000, Preimages: guestKV()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := newReference(t, st, 100_000, func() vm.Oracle { return vm.NewKVOracle(guestKV()) })
+	for _, i := range []uint64{reads[0], reads[len(reads)-1]} {
+		_, want := ref.at(t, i)
+		_, _, pd, err := tr.GetStepData(ctxT(t), i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pd == nil || !bytes.Equal(pd.Key, want.OracleKey) || !bytes.Equal(pd.Value, want.OracleValue) || pd.Offset != uint64(want.OracleOffset) {
+			t.Fatalf("preimage data at %d = %+v, Cannon reads key %x value %x offset %d", i, pd, want.OracleKey, want.OracleValue, want.OracleOffset)
+		}
+	}
+	// Without the preimages the run cannot get past the first read.
+	_, pre2 := prestate(t, "preimage", "bin")
+	_, err = c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: pre2})
+	if err == nil {
+		t.Fatal("a run whose preimages are missing loaded")
+	}
+}
+
+func TestBadPrestate(t *testing.T) {
+	c := inProcess(t)
+	_, pre := prestate(t, "hello", "snapshot")
+	for name, data := range map[string][]byte{
+		"garbage":   []byte("this is not a VM state"),
+		"truncated": pre.Data[:len(pre.Data)/2],
+		"empty":     {},
+	} {
+		_, err := c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: artifact.New(data)})
+		var ie *engine.InputError
+		if !errors.As(err, &ie) || ie.Input != "prestate" {
+			t.Errorf("%s prestate: got %v, want an InputError naming the prestate", name, err)
+		}
+	}
+	if _, err := c.VMClaimAt(ctxT(t), artifact.Digest{7}, 1); err == nil {
+		t.Error("claim about a prestate that was never loaded succeeded")
+	}
+}
+
+// TestSpawnedTrace: the same questions through a VM engine process.
+func TestSpawnedTrace(t *testing.T) {
+	st, pre := prestate(t, "hello", "snapshot")
+	c := spawned(t)
+	tr, err := engine.NewVMTrace(ctxT(t), c, engine.VMLoadRequest{Prestate: pre})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := newReference(t, st, vmengine.DefaultSnapshotEvery, nil)
+	want, _ := ref.at(t, 1_000_000)
+	got, err := tr.Get(ctxT(t), 1_000_000)
+	if err != nil || got != want {
+		t.Fatalf("claim at 1e6 from a spawned engine: %x, %v; Cannon: %x", got, err, want)
+	}
+}
