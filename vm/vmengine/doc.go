@@ -3,7 +3,9 @@
 // a library through package vm.
 //
 // A prestate is loaded once per digest: the engine runs it to its end (or a
-// step bound), keeping a clone of the state every SnapshotEvery steps, and
+// step bound), keeping a clone of the state every SnapshotEvery steps (at
+// most MaxSnapshots of them: a long run thins them and doubles the
+// distance), and
 // then answers "claim at step i", "step data at i" and "final state" by
 // stepping forward from the nearest warm snapshot — or from where the last
 // question left the VM, when that is closer. Past the program's exit it

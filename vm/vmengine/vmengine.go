@@ -30,6 +30,10 @@ import (
 const (
 	DefaultSnapshotEvery = 500_000
 	DefaultMaxSteps      = 1 << 34
+	// MaxSnapshots bounds the warm snapshots of one prestate (each is a
+	// copy of guest memory with its page hashes): past it, every other one
+	// is dropped and the distance doubles.
+	MaxSnapshots = 64
 )
 
 // Config is the host configuration that serves this engine.
@@ -223,12 +227,28 @@ func (t *trace) run(ctx context.Context, st *versions.VersionedState, every, sto
 			break
 		}
 		t.snaps = append(t.snaps, snap)
+		if len(t.snaps) > MaxSnapshots {
+			// Keep memory bounded on long runs: drop every other snapshot
+			// and take them twice as far apart from here on.
+			t.snaps = thin(t.snaps)
+			every *= 2
+		}
 	}
 	if t.final == nil { // the prestate itself had exited
 		t.final = first
 	}
 	t.exited = t.final.GetExited()
 	return nil
+}
+
+// thin keeps snapshots 0, 2, 4, …: the grid stays evenly spaced.
+func thin(snaps []*versions.VersionedState) []*versions.VersionedState {
+	kept := snaps[:0]
+	for k := 0; k < len(snaps); k += 2 {
+		kept = append(kept, snaps[k])
+	}
+	clear(snaps[len(kept):])
+	return kept
 }
 
 func (t *trace) info(timings []*enginev1.Timing) *enginev1.VmLoadResponse {

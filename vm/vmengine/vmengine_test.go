@@ -328,3 +328,23 @@ func TestSpawnedTrace(t *testing.T) {
 		t.Fatalf("claim at 1e6 from a spawned engine: %x, %v; Cannon: %x", got, err, want)
 	}
 }
+
+// TestSnapshotsStayBounded: a run with far more snapshot points than the
+// cap keeps at most MaxSnapshots, evenly spaced, and still answers right.
+func TestSnapshotsStayBounded(t *testing.T) {
+	st, pre := prestate(t, "hello", "snapshot")
+	c := inProcess(t)
+	info, err := c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: pre, SnapshotEvery: 5_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Snapshots > vmengine.MaxSnapshots || info.Snapshots < vmengine.MaxSnapshots/2 {
+		t.Fatalf("%d snapshots for %d steps every 5000, want between %d and %d", info.Snapshots, info.EndStep, vmengine.MaxSnapshots/2, vmengine.MaxSnapshots)
+	}
+	ref := newReference(t, st, 1, nil)
+	want, _ := ref.at(t, 1_234_567)
+	got, err := c.VMClaimAt(ctxT(t), pre.Digest, 1_234_567)
+	if err != nil || got.Claim != want {
+		t.Fatalf("claim at 1234567: %v %v", got, err)
+	}
+}
