@@ -357,9 +357,29 @@ func loadCannon(path string) (*versions.VersionedState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
+	return decodeCannon(path, f, fi.Size())
+}
+
+// DecodeState reads a state held in memory: a proofd snapshot or a Cannon
+// .bin or .bin.gz encoding, with every count bounded as LoadState bounds
+// it. name stands for the bytes in errors.
+func DecodeState(name string, data []byte) (*versions.VersionedState, error) {
+	if bytes.HasPrefix(data, []byte(snapshot.Magic)) {
+		r, err := snapshot.OpenReaderAt(name, bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return r.Load()
+	}
+	return decodeCannon(name, bytes.NewReader(data), int64(len(data)))
+}
+
+// decodeCannon reads Cannon's encoding of size bytes from in.
+func decodeCannon(path string, in io.Reader, size int64) (*versions.VersionedState, error) {
+	br := bufio.NewReaderSize(in, 1<<20)
 	c := &cannonFile{path: path, r: br}
-	maxPages := uint64(max(fi.Size()-9-stateMinimum, 0)) / pageRecordSize
+	maxPages := uint64(max(size-9-stateMinimum, 0)) / pageRecordSize
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {

@@ -1,8 +1,6 @@
 package vmengine
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +20,6 @@ import (
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine/host"
 	"github.com/proofd/proofd/proto/enginev1"
-	"github.com/proofd/proofd/snapshot"
 	"github.com/proofd/proofd/vm"
 )
 
@@ -171,36 +168,15 @@ func (s *server) Load(ctx context.Context, req *enginev1.VmLoadRequest) (*engine
 	}), nil
 }
 
-// decodeState reads a proofd snapshot, or a Cannon state (.bin or .bin.gz).
-func decodeState(d artifact.Digest, data []byte) (st *versions.VersionedState, err error) {
-	name := "prestate " + d.Short()
-	if bytes.HasPrefix(data, []byte(snapshot.Magic)) {
-		r, err := snapshot.OpenReaderAt(name, bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			return nil, err
-		}
-		defer r.Close()
-		return r.Load()
+// decodeState reads a proofd snapshot, or a Cannon state (.bin or .bin.gz),
+// bounding every count before anything is allocated (vm.DecodeState).
+func decodeState(d artifact.Digest, data []byte) (*versions.VersionedState, error) {
+	st, err := vm.DecodeState("prestate "+d.Short(), data)
+	if err != nil {
+		return nil, err
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%s: not a Cannon state: decoder failed: %v", name, p)
-		}
-	}()
-	var in io.Reader = bytes.NewReader(data)
-	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
-		zr, err := gzip.NewReader(in)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		in = zr
-	}
-	st = &versions.VersionedState{}
-	if err := st.Deserialize(in); err != nil {
-		return nil, fmt.Errorf("%s: not a proofd snapshot or Cannon state: %w", name, err)
-	}
-	if st.Version != versions.VersionMultiThreaded64_v5 {
-		return nil, fmt.Errorf("%s: Cannon state version %d, this engine runs %d (multithreaded64-5)", name, st.Version, versions.VersionMultiThreaded64_v5)
+	if st.Version != vm.StateVersion {
+		return nil, fmt.Errorf("prestate %s: Cannon state version %d, this engine runs %d (%s)", d.Short(), st.Version, vm.StateVersion, vm.StateVersion)
 	}
 	return st, nil
 }

@@ -348,3 +348,28 @@ func TestSnapshotsStayBounded(t *testing.T) {
 		t.Fatalf("claim at 1234567: %v %v", got, err)
 	}
 }
+
+// TestAbsurdCannonCounts: damaged counts in a Cannon state (the thread
+// stacks sit at its tail) are refused as bad input, or load if they happen
+// to still describe a state; nothing allocates what a count claims, and the
+// engine goes on serving.
+func TestAbsurdCannonCounts(t *testing.T) {
+	_, pre := prestate(t, "hello", "bin")
+	c := inProcess(t)
+	refused := 0
+	for off := len(pre.Data) - 1; off > len(pre.Data)-400 && off > 0; off -= 7 {
+		b := bytes.Clone(pre.Data)
+		b[off] ^= 0xf0
+		_, err := c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: artifact.New(b), MaxSteps: 1000})
+		var ie *engine.InputError
+		if errors.As(err, &ie) {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no damaged prestate was refused as bad input")
+	}
+	if _, err := c.Health(ctxT(t)); err != nil {
+		t.Fatalf("engine after damaged prestates: %v", err)
+	}
+}
