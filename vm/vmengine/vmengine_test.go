@@ -153,7 +153,11 @@ func firstDiff(a, b []byte) int {
 // order and checks every answer against Cannon's VM stepped from the
 // prestate; past the exit, the answers are the final state's.
 func TestTraceMatchesCannon(t *testing.T) {
-	for _, format := range []string{"snapshot", "bin"} {
+	formats, random := []string{"snapshot", "bin"}, 6
+	if testing.Short() { // -race -short: the same questions, fewer of them
+		formats, random = formats[:1], 2
+	}
+	for _, format := range formats {
 		t.Run(format, func(t *testing.T) {
 			st, pre := prestate(t, "hello", format)
 			c := inProcess(t)
@@ -170,7 +174,7 @@ func TestTraceMatchesCannon(t *testing.T) {
 			}
 			end := info.EndStep
 			steps := []uint64{0, 1, 2, 199_999, 200_000, 200_001, 777_777, end / 2, end - 2, end - 1}
-			for range 6 {
+			for range random {
 				steps = append(steps, rand.Uint64N(end))
 			}
 			slices.Sort(steps)
@@ -334,12 +338,12 @@ func TestSpawnedTrace(t *testing.T) {
 func TestSnapshotsStayBounded(t *testing.T) {
 	st, pre := prestate(t, "hello", "snapshot")
 	c := inProcess(t)
-	info, err := c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: pre, SnapshotEvery: 5_000})
+	info, err := c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: pre, SnapshotEvery: 20_000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.Snapshots > vmengine.MaxSnapshots || info.Snapshots < vmengine.MaxSnapshots/2 {
-		t.Fatalf("%d snapshots for %d steps every 5000, want between %d and %d", info.Snapshots, info.EndStep, vmengine.MaxSnapshots/2, vmengine.MaxSnapshots)
+		t.Fatalf("%d snapshots for %d steps every 20000, want between %d and %d", info.Snapshots, info.EndStep, vmengine.MaxSnapshots/2, vmengine.MaxSnapshots)
 	}
 	ref := newReference(t, st, 1, nil)
 	want, _ := ref.at(t, 1_234_567)
@@ -356,8 +360,11 @@ func TestSnapshotsStayBounded(t *testing.T) {
 func TestAbsurdCannonCounts(t *testing.T) {
 	_, pre := prestate(t, "hello", "bin")
 	c := inProcess(t)
-	refused := 0
-	for off := len(pre.Data) - 1; off > len(pre.Data)-400 && off > 0; off -= 7 {
+	refused, stride := 0, 7
+	if testing.Short() {
+		stride = 31
+	}
+	for off := len(pre.Data) - 1; off > len(pre.Data)-400 && off > 0; off -= stride {
 		b := bytes.Clone(pre.Data)
 		b[off] ^= 0xf0
 		_, err := c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: artifact.New(b), MaxSteps: 1000})
