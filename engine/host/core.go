@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ type core struct {
 	shutdown func()
 }
 
-func (c *core) Handshake(_ contextLike, req *enginev1.HandshakeRequest) (*enginev1.HandshakeResponse, error) {
+func (c *core) Handshake(_ context.Context, req *enginev1.HandshakeRequest) (*enginev1.HandshakeResponse, error) {
 	if req.GetMinVersion() > ProtocolVersion || req.GetMaxVersion() < ProtocolVersion {
 		return nil, status.Errorf(codes.FailedPrecondition,
 			"handshake: client speaks protocol versions %d..%d, engine speaks %d",
@@ -48,7 +49,7 @@ func (c *core) Handshake(_ contextLike, req *enginev1.HandshakeRequest) (*engine
 	}, nil
 }
 
-func (c *core) Health(contextLike, *enginev1.HealthRequest) (*enginev1.HealthResponse, error) {
+func (c *core) Health(context.Context, *enginev1.HealthRequest) (*enginev1.HealthResponse, error) {
 	st := enginev1.HealthResponse_SERVING
 	if c.draining.Load() {
 		st = enginev1.HealthResponse_DRAINING
@@ -62,12 +63,12 @@ func (c *core) Health(contextLike, *enginev1.HealthRequest) (*enginev1.HealthRes
 	}, nil
 }
 
-func (c *core) Shutdown(contextLike, *enginev1.ShutdownRequest) (*enginev1.ShutdownResponse, error) {
+func (c *core) Shutdown(context.Context, *enginev1.ShutdownRequest) (*enginev1.ShutdownResponse, error) {
 	c.shutdown()
 	return &enginev1.ShutdownResponse{}, nil
 }
 
-func (c *core) Has(_ contextLike, req *enginev1.HasRequest) (*enginev1.HasResponse, error) {
+func (c *core) Has(_ context.Context, req *enginev1.HasRequest) (*enginev1.HasResponse, error) {
 	out := make([]bool, len(req.GetDigests()))
 	for i, raw := range req.GetDigests() {
 		d, err := artifact.Parse(fmt.Sprintf("digests[%d]", i), raw)

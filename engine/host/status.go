@@ -1,15 +1,11 @@
 package host
 
 import (
-	"context"
-
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/proofd/proofd/proto/enginev1"
 )
-
-type contextLike = context.Context
 
 // BadInput is the status for a rejected input: INVALID_ARGUMENT with a
 // BadInput detail naming the input, so the client can say which file was bad.
