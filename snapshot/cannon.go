@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bufio"
+	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
@@ -12,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/ethereum-optimism/optimism/cannon/mipsevm/memory"
+	"github.com/ethereum-optimism/optimism/cannon/mipsevm/multithreaded"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
 )
 
@@ -38,10 +41,15 @@ func FromCannon(in, out string, opts Options) error {
 		return fmt.Errorf("convert cannon state: %w", err)
 	}
 	defer f.Close()
-	src, err := newCannonReader(in, f)
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("convert cannon state: %w", err)
+	}
+	src, err := newCannonReader(in, f, fi.Size())
 	if err != nil {
 		return err
 	}
+	defer src.Close()
 	var head [9]byte
 	if err := src.full(head[:], "version and page count"); err != nil {
 		return err
@@ -106,23 +114,30 @@ type cannonReader struct {
 	off  int64
 	size int64 // file size, or -1 when gzipped
 	gz   bool
+	zr   *gzip.Reader
 }
 
-func newCannonReader(path string, f *os.File) (*cannonReader, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("convert cannon state: %w", err)
-	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	c := &cannonReader{path: path, r: br, size: fi.Size()}
+// newCannonReader reads Cannon's encoding of size bytes from in, gunzipping
+// it when it starts with gzip's magic.
+func newCannonReader(path string, in io.Reader, size int64) (*cannonReader, error) {
+	br := bufio.NewReaderSize(in, 1<<20)
+	c := &cannonReader{path: path, r: br, size: size}
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, corrupt(path, 0, "gzip: %v", err)
 		}
-		c.r, c.size, c.gz = bufio.NewReaderSize(zr, 1<<20), -1, true
+		c.r, c.size, c.gz, c.zr = bufio.NewReaderSize(zr, 1<<20), -1, true, zr
 	}
 	return c, nil
+}
+
+// Close releases the gzip reader, if any.
+func (c *cannonReader) Close() error {
+	if c.zr != nil {
+		return c.zr.Close()
+	}
+	return nil
 }
 
 func (c *cannonReader) Read(b []byte) (int, error) {
@@ -164,6 +179,70 @@ func (c *cannonReader) readErr(err error, what string) error {
 		return c.corrupt(c.off, "reading %s: %v", what, err)
 	}
 	return fmt.Errorf("%s: offset %d: reading %s: %w", c.path, c.off, what, err)
+}
+
+// ReadCannon decodes a Cannon state (.bin, or .bin.gz by its magic bytes)
+// of size bytes from in, bounding every count by the bytes there are before
+// anything is allocated for it: duplicate pages, absurd page or thread
+// counts and truncation are errors naming path and the offset.
+func ReadCannon(path string, in io.Reader, size int64) (*versions.VersionedState, error) {
+	c, err := newCannonReader(path, in, size)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var head [9]byte
+	if err := c.full(head[:1], "version"); err != nil {
+		return nil, err
+	}
+	version := versions.StateVersion(head[0])
+	if !versions.IsSupportedMultiThreaded64(version) {
+		return nil, fmt.Errorf("%s: offset 0: not a proofd snapshot, nor a cannon state of a supported version (version byte %d, %s; want %d, %s): %w",
+			path, head[0], version, uint8(versions.VersionMultiThreaded64_v5), versions.VersionMultiThreaded64_v5, ErrUnsupported)
+	}
+	if err := c.full(head[1:], "page count"); err != nil {
+		return nil, err
+	}
+	count := binary.BigEndian.Uint64(head[1:])
+	if limit := c.maxPages(); count > limit {
+		return nil, c.corrupt(1, "page count %d, at most %d fit", count, limit)
+	}
+	mem := memory.NewMemory()
+	var idx [8]byte
+	for range count {
+		at := c.off
+		if err := c.full(idx[:], "page index"); err != nil {
+			return nil, err
+		}
+		i := binary.BigEndian.Uint64(idx[:])
+		if i > maxPageIndex {
+			return nil, c.corrupt(at, "page index %#x beyond the 64-bit address space", i)
+		}
+		if _, dup := mem.PageLookup(i); dup {
+			return nil, c.corrupt(at, "duplicate page %#x", i)
+		}
+		if err := c.full(mem.AllocPage(i).Data, "page data"); err != nil {
+			return nil, err
+		}
+	}
+	at := c.off
+	rest, err := io.ReadAll(io.LimitReader(c, MaxStateSize+1))
+	if err != nil {
+		return nil, c.readErr(err, "state")
+	}
+	if len(rest) > MaxStateSize {
+		return nil, c.corrupt(at, "state after memory is over the limit of %d bytes", MaxStateSize)
+	}
+	if k, err := checkStateLayout(rest); err != nil {
+		return nil, c.corrupt(at+int64(k), "%v", err)
+	}
+	st := new(multithreaded.State)
+	// Cannon's decoder reads memory first: give it an empty one (page count 0).
+	if err := st.Deserialize(io.MultiReader(bytes.NewReader(make([]byte, emptyMemorySize)), bytes.NewReader(rest))); err != nil {
+		return nil, c.corrupt(at, "cannon cannot decode the state: %v", err)
+	}
+	st.Memory = mem
+	return &versions.VersionedState{Version: version, FPVMState: st}, nil
 }
 
 // ToCannon converts a snapshot into Cannon's binary state file at out,

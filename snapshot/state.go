@@ -38,21 +38,21 @@ func stateBytes(st *multithreaded.State) ([]byte, error) {
 // the offset in b of the first bad byte.
 func checkStateLayout(b []byte) (int, error) {
 	if len(b) < stateMinimum {
-		return len(b), fmt.Errorf("state is %d bytes, the smallest is %d", len(b), stateMinimum)
+		return len(b), fmt.Errorf("truncated: the state after memory is %d bytes, the smallest is %d", len(b), stateMinimum)
 	}
 	at := stateFixedSize
 	for _, side := range []string{"left", "right"} {
 		if len(b)-at < 8 {
-			return at, fmt.Errorf("state truncated before the %s thread count", side)
+			return at, fmt.Errorf("truncated before the %s thread count", side)
 		}
 		n := binary.BigEndian.Uint64(b[at:])
 		if n > uint64(len(b)-at-8)/threadSize {
-			return at, fmt.Errorf("%s thread count %d does not fit the %d-byte state", side, n, len(b))
+			return at, fmt.Errorf("%s thread count %d does not fit in the %d bytes left", side, n, len(b)-at-8)
 		}
 		at += 8 + int(n)*threadSize
 	}
 	if len(b)-at < 4 {
-		return at, fmt.Errorf("state truncated before the hint length")
+		return at, fmt.Errorf("truncated before the hint length")
 	}
 	if n := binary.BigEndian.Uint32(b[at:]); uint64(n) != uint64(len(b)-at-4) {
 		return at, fmt.Errorf("hint length %d, %d bytes follow it", n, len(b)-at-4)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ethereum-optimism/optimism/cannon/mipsevm/memory"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/multithreaded"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
 
@@ -40,6 +41,14 @@ func gz(b []byte) []byte {
 	zw.Close()
 	return buf.Bytes()
 }
+
+// Cannon's encoding, for placing damage: a page record is (u64 index, page),
+// and the state after memory starts with these fixed fields (PreimageKey …
+// NextThreadId) before the thread counts.
+const (
+	pageRecordSize = 8 + memory.PageSize
+	stateFixedSize = 32 + 8 + 8 + 1 + 8 + 8 + 1 + 1 + 8 + 8 + 1 + 8
+)
 
 // TestLoadStateRejects: every malformed input is an error that names the
 // file, never a panic or a huge allocation.

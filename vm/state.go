@@ -3,10 +3,8 @@ package vm
 import (
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"compress/gzip"
 	"debug/elf"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +12,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ethereum-optimism/optimism/cannon/mipsevm/memory"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/multithreaded"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/program"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
@@ -292,61 +289,6 @@ func LoadELF(path string) (st *versions.VersionedState, meta *program.Metadata, 
 	return vs, meta, nil
 }
 
-// Cannon's binary state file is
-//
-//	version u8 | page count u64 | (page index u64, page [4096]byte)* | rest
-//
-// big-endian, optionally gzipped, where rest is the remainder of
-// State.Serialize. Its layout, to bound counts before Cannon parses it:
-const (
-	stateFixedSize = 32 + 8 + 8 + 1 + 8 + 8 + 1 + 1 + 8 + 8 + 1 + 8 // PreimageKey … NextThreadId
-	threadSize     = multithreaded.SERIALIZED_THREAD_SIZE
-	stateMinimum   = stateFixedSize + 8 + 8 + 4 // two empty thread stacks, no hint
-	pageRecordSize = 8 + memory.PageSize
-	maxPageIndex   = memory.MaxPageCount - 1
-)
-
-// cannonFile reads a Cannon state file, counting decompressed bytes so that
-// errors can say where the bad byte is.
-type cannonFile struct {
-	path string
-	r    io.Reader
-	off  int64
-	gz   bool
-}
-
-func (c *cannonFile) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.off += int64(n)
-	return n, err
-}
-
-func (c *cannonFile) corrupt(off int64, format string, args ...any) error {
-	reason := fmt.Sprintf(format, args...)
-	if c.gz {
-		reason += " (offset in the decompressed stream)"
-	}
-	return &snapshot.CorruptError{Path: c.path, Offset: off, Reason: reason}
-}
-
-func (c *cannonFile) full(b []byte, what string) error {
-	if _, err := io.ReadFull(c, b); err != nil {
-		return c.readErr(err, what)
-	}
-	return nil
-}
-
-func (c *cannonFile) readErr(err error, what string) error {
-	var flateErr flate.CorruptInputError
-	switch {
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return c.corrupt(c.off, "truncated in %s", what)
-	case errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &flateErr):
-		return c.corrupt(c.off, "reading %s: %v", what, err)
-	}
-	return fmt.Errorf("%s: offset %d: reading %s: %w", c.path, c.off, what, err)
-}
-
 func loadCannon(path string) (*versions.VersionedState, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -357,7 +299,7 @@ func loadCannon(path string) (*versions.VersionedState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	return decodeCannon(path, f, fi.Size())
+	return snapshot.ReadCannon(path, f, fi.Size())
 }
 
 // DecodeState reads a state held in memory: a proofd snapshot or a Cannon
@@ -372,100 +314,5 @@ func DecodeState(name string, data []byte) (*versions.VersionedState, error) {
 		defer r.Close()
 		return r.Load()
 	}
-	return decodeCannon(name, bytes.NewReader(data), int64(len(data)))
-}
-
-// decodeCannon reads Cannon's encoding of size bytes from in.
-func decodeCannon(path string, in io.Reader, size int64) (*versions.VersionedState, error) {
-	br := bufio.NewReaderSize(in, 1<<20)
-	c := &cannonFile{path: path, r: br}
-	maxPages := uint64(max(size-9-stateMinimum, 0)) / pageRecordSize
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, c.corrupt(0, "gzip: %v", err)
-		}
-		defer zr.Close()
-		c.r, c.gz, maxPages = zr, true, maxPageIndex+1
-	}
-	var head [9]byte
-	if err := c.full(head[:1], "version"); err != nil {
-		return nil, err
-	}
-	version := versions.StateVersion(head[0])
-	if !versions.IsSupportedMultiThreaded64(version) {
-		return nil, fmt.Errorf("%s: offset 0: not a proofd snapshot, nor a cannon state of a supported version (version byte %d, %s; want %d, %s): %w",
-			path, head[0], version, uint8(StateVersion), StateVersion, snapshot.ErrUnsupported)
-	}
-	if err := c.full(head[1:], "page count"); err != nil {
-		return nil, err
-	}
-	count := binary.BigEndian.Uint64(head[1:])
-	if count > maxPages {
-		return nil, c.corrupt(1, "page count %d, at most %d fit", count, maxPages)
-	}
-	mem := memory.NewMemory()
-	var idx [8]byte
-	for range count {
-		at := c.off
-		if err := c.full(idx[:], "page index"); err != nil {
-			return nil, err
-		}
-		i := binary.BigEndian.Uint64(idx[:])
-		if i > maxPageIndex {
-			return nil, c.corrupt(at, "page index %#x beyond the 64-bit address space", i)
-		}
-		if _, dup := mem.PageLookup(i); dup {
-			return nil, c.corrupt(at, "duplicate page %#x", i)
-		}
-		if err := c.full(mem.AllocPage(i).Data, "page data"); err != nil {
-			return nil, err
-		}
-	}
-	at := c.off
-	rest, err := io.ReadAll(io.LimitReader(c, snapshot.MaxStateSize+1))
-	if err != nil {
-		return nil, c.readErr(err, "state")
-	}
-	if len(rest) > snapshot.MaxStateSize {
-		return nil, c.corrupt(at, "state after memory is over the limit of %d bytes", snapshot.MaxStateSize)
-	}
-	if k, err := checkStateLayout(rest); err != nil {
-		return nil, c.corrupt(at+int64(k), "%v", err)
-	}
-	st := new(multithreaded.State)
-	// Cannon's decoder reads memory first: give it an empty one (page count 0).
-	if err := st.Deserialize(io.MultiReader(bytes.NewReader(make([]byte, 8)), bytes.NewReader(rest))); err != nil {
-		return nil, c.corrupt(at, "cannon cannot decode the state: %v", err)
-	}
-	st.Memory = mem
-	return &versions.VersionedState{Version: version, FPVMState: st}, nil
-}
-
-// checkStateLayout bounds every count in the state after memory by its
-// length, so Cannon's Deserialize (which allocates whatever a count says)
-// is safe, and requires the encoding to end exactly at the end of b. It
-// returns the offset in b of the first bad byte.
-func checkStateLayout(b []byte) (int, error) {
-	if len(b) < stateMinimum {
-		return len(b), fmt.Errorf("truncated: the state after memory is %d bytes, the smallest is %d", len(b), stateMinimum)
-	}
-	at := stateFixedSize
-	for _, side := range []string{"left", "right"} {
-		if len(b)-at < 8 {
-			return at, fmt.Errorf("truncated before the %s thread count", side)
-		}
-		n := binary.BigEndian.Uint64(b[at:])
-		if n > uint64(len(b)-at-8)/threadSize {
-			return at, fmt.Errorf("%s thread count %d does not fit in the %d bytes left", side, n, len(b)-at-8)
-		}
-		at += 8 + int(n)*threadSize
-	}
-	if len(b)-at < 4 {
-		return at, errors.New("truncated before the hint length")
-	}
-	if n := binary.BigEndian.Uint32(b[at:]); uint64(n) != uint64(len(b)-at-4) {
-		return at, fmt.Errorf("hint length %d, but %d bytes follow it", n, len(b)-at-4)
-	}
-	return 0, nil
+	return snapshot.ReadCannon(name, bytes.NewReader(data), int64(len(data)))
 }
