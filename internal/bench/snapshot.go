@@ -75,9 +75,9 @@ const (
 //   - file size;
 //   - file to claim: snapshot.ReadInfo vs Cannon's load and EncodeWitness,
 //     which re-merkleizes all memory (Cannon has no cheaper way);
-//   - file to a loaded state with its first witness: snapshot.Load and
-//     EncodeWitness vs Cannon's load and EncodeWitness, and Load with the
-//     witness taken from the header;
+//   - file to a loaded state with its first witness: snapshot.Load (which
+//     hashes every page on all cores) and EncodeWitness vs Cannon's load
+//     and EncodeWitness;
 //   - peak RSS while writing, in a child process per writer (the same
 //     executable, SnapshotChildArgs): over guest memory, which counts the
 //     Cannon state itself (about 2.1 times its guest memory), and the
@@ -281,24 +281,6 @@ func (b *snapBench) loads(kind string, f files) error {
 		if err := b.time(caseName("load+witness", kind, writerCannonBin), cannon(writerCannonBin, f.bin)); err != nil {
 			return err
 		}
-		if err := b.time(caseName("load+header-witness", kind, "proofd"), func() error {
-			r, err := snapshot.Open(f.snap)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			w := r.Header().Witness
-			if _, err := r.Load(); err != nil {
-				return err
-			}
-			h, err := multithreaded.StateWitness(w).StateHash()
-			if err != nil {
-				return err
-			}
-			return check("proofd header witness", h)
-		}); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -327,7 +309,6 @@ func (b *snapBench) ratios(rep *Report, kind string) {
 	rep.ratio("claim_speedup_vs_cannon_gz"+sfx, s, c("load+witness", writerCannonGz), c("claim", "proofd"))
 	rep.ratio("load_to_witness_speedup_vs_cannon"+sfx, s, c("load+witness", writerCannonGz), c("load+witness", "proofd"))
 	rep.ratio("load_to_witness_speedup_vs_cannon_bin"+sfx, s, c("load+witness", writerCannonBin), c("load+witness", "proofd"))
-	rep.ratio("load_header_witness_speedup_vs_cannon"+sfx, s, c("load+witness", writerCannonGz), c("load+header-witness", "proofd"))
 	// Peak RSS over guest memory includes the Cannon state being written,
 	// which is about 2.1 times its guest memory (each 4 KiB page carries a
 	// 4 KiB node cache); the growth while writing, in MiB, is the writer's.
