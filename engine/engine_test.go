@@ -12,23 +12,7 @@ import (
 	"github.com/proofd/proofd/snark"
 )
 
-func spawnProofd(t *testing.T) *engine.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := engine.Spawn(ctx, engine.SpawnOptions{
-		Path: enginetest.Proofd(t), Args: []string{"engine", "serve", "--exit-on-stdin-eof"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("close engine: %v", err)
-		}
-	})
-	return c
-}
+func spawnProofd(t *testing.T) *engine.Conn { return enginetest.Spawn(t, "snark") }
 
 func inProcess(t *testing.T) *engine.Conn { return enginetest.InProcess(t, snark.Config(nil)) }
 

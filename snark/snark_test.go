@@ -407,11 +407,7 @@ func TestRecursive(t *testing.T) {
 // TestSpawnedEngine runs one setup → prove → verify through a real engine
 // process to show the spawned path gives what the in-process one does.
 func TestSpawnedEngine(t *testing.T) {
-	c, err := engine.Spawn(ctx(t), engine.SpawnOptions{Path: enginetest.Proofd(t), Args: []string{"engine", "serve", "--exit-on-stdin-eof"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := enginetest.Spawn(t, "snark")
 	fx := build(t, "mimc", 3, ecc.BN254, engine.Plonk)
 	keys, err := c.Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Plonk, DevSRS: true})
 	if err != nil {

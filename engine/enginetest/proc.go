@@ -142,3 +142,23 @@ func InProcess(t *testing.T, cfg host.Config) *engine.Conn {
 	})
 	return c
 }
+
+// Spawn starts `proofd engine serve --kind kind` as a child process and
+// connects to it; the engine is stopped when the test ends.
+func Spawn(t *testing.T, kind string) *engine.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := engine.Spawn(ctx, engine.SpawnOptions{
+		Path: Proofd(t), Args: []string{"engine", "serve", "--kind", kind, "--exit-on-stdin-eof"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close engine: %v", err)
+		}
+	})
+	return c
+}

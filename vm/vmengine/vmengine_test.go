@@ -27,21 +27,7 @@ func guest(name string) string { return filepath.Join("..", "..", "testdata", "g
 
 func inProcess(t *testing.T) *engine.Conn { return enginetest.InProcess(t, vmengine.Config(nil)) }
 
-func spawned(t *testing.T) *engine.Conn {
-	t.Helper()
-	c, err := engine.Spawn(context.Background(), engine.SpawnOptions{
-		Path: enginetest.Proofd(t), Args: []string{"engine", "serve", "--kind", "vm", "--exit-on-stdin-eof"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return c
-}
+func spawned(t *testing.T) *engine.Conn { return enginetest.Spawn(t, "vm") }
 
 func TestConformanceInProcess(t *testing.T) { enginetest.Run(t, inProcess) }
 func TestConformanceSpawned(t *testing.T)   { enginetest.Run(t, spawned) }
