@@ -13,24 +13,19 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/proofd/proofd/debugrec"
-	"github.com/proofd/proofd/engine/host"
+	"github.com/proofd/proofd/engine/protocol"
 	"github.com/proofd/proofd/proto/enginev1"
 )
 
-// maxMessageBytes bounds what the client sends or accepts in one message.
-const maxMessageBytes = 64 << 20
-
 // Conn is a connection to one engine, spawned or in-process.
 type Conn struct {
-	cc    *grpc.ClientConn
-	core  enginev1.EngineClient
-	snark enginev1.SnarkClient
-	vm    enginev1.VmClient
-	info  *enginev1.HandshakeResponse
-	rec   *debugrec.Recorder
+	cc   *grpc.ClientConn
+	core enginev1.EngineClient
+	info *enginev1.HandshakeResponse
+	rec  *debugrec.Recorder
 
-	proc      *process        // set for a spawned engine
-	inProcess *host.InProcess // set for an in-process engine
+	proc  *process // set for a spawned engine
+	local Local    // set for an in-process engine
 
 	closeOnce sync.Once
 	closeErr  error
@@ -45,18 +40,18 @@ func Dial(ctx context.Context, addr string, dial Dialer) (*Conn, error) {
 	cc, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(dial),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(protocol.MaxMessageBytes), grpc.MaxCallSendMsgSize(protocol.MaxMessageBytes)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("connect to engine %s: %w", addr, err)
 	}
-	c := &Conn{cc: cc, core: enginev1.NewEngineClient(cc), snark: enginev1.NewSnarkClient(cc), vm: enginev1.NewVmClient(cc), rec: debugrec.FromEnv()}
+	c := &Conn{cc: cc, core: enginev1.NewEngineClient(cc), rec: debugrec.FromEnv()}
 	info, err := c.core.Handshake(ctx, &enginev1.HandshakeRequest{
-		MinVersion: host.ProtocolVersion, MaxVersion: host.ProtocolVersion, Client: "proofd",
+		MinVersion: protocol.Version, MaxVersion: protocol.Version, Client: "proofd",
 	}, grpc.WaitForReady(true))
 	if err != nil {
 		cc.Close()
-		return nil, fromStatus(ctx, "handshake with engine "+addr, err)
+		return nil, FromStatus(ctx, "handshake with engine "+addr, err)
 	}
 	c.info = info
 	return c, nil
@@ -85,15 +80,21 @@ func Spawn(ctx context.Context, opts SpawnOptions) (*Conn, error) {
 	return c, nil
 }
 
+// Local is an engine served inside this process on an in-memory listener
+// (engine/host's ServeInProcess gives one). Close stops it.
+type Local interface {
+	Dial(ctx context.Context, addr string) (net.Conn, error)
+	Close() error
+}
+
 // InProcess connects to an engine served inside this process: the same gRPC
 // path as a spawned engine, with no child process. Close stops the server.
-func InProcess(ctx context.Context, srv *host.Server) (*Conn, error) {
-	ip := srv.ServeInProcess()
-	c, err := Dial(ctx, "inprocess", ip.Dial)
+func InProcess(ctx context.Context, l Local) (*Conn, error) {
+	c, err := Dial(ctx, "inprocess", l.Dial)
 	if err != nil {
-		return nil, errors.Join(err, ip.Close())
+		return nil, errors.Join(err, l.Close())
 	}
-	c.inProcess = ip
+	c.local = l
 	return c, nil
 }
 
@@ -124,7 +125,7 @@ func (c *Conn) Exited() <-chan struct{} {
 // Health asks the engine how it is.
 func (c *Conn) Health(ctx context.Context) (*enginev1.HealthResponse, error) {
 	resp, err := c.core.Health(ctx, &enginev1.HealthRequest{})
-	return resp, fromStatus(ctx, "health", err)
+	return resp, FromStatus(ctx, "health", err)
 }
 
 // Close shuts the engine down gracefully, then kills what is left. It
@@ -141,7 +142,7 @@ func (c *Conn) close() error {
 		_, err := c.core.Shutdown(ctx, &enginev1.ShutdownRequest{})
 		cancel()
 		if err != nil && c.procAlive() {
-			errs = append(errs, fromStatus(context.Background(), "shutdown", err))
+			errs = append(errs, FromStatus(context.Background(), "shutdown", err))
 		}
 	}
 	if err := c.cc.Close(); err != nil {
@@ -150,8 +151,8 @@ func (c *Conn) close() error {
 	if c.proc != nil {
 		errs = append(errs, c.proc.stop(10*time.Second))
 	}
-	if c.inProcess != nil {
-		errs = append(errs, c.inProcess.Close())
+	if c.local != nil {
+		errs = append(errs, c.local.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,10 @@
-// Package engine is the client side of the proofd engine protocol: it starts
-// engine processes, connects to them, and exposes each engine's operations as
-// typed Go calls. The CLI, the pool and the pipeline all go through it.
+// Package engine is the transport of the proofd engine protocol, client
+// side: it starts engine processes (Spawn), connects to them (Dial,
+// DialUnix, InProcess), negotiates the protocol version, moves artifacts by
+// digest, records calls for replay, and classifies errors. The typed calls
+// live in engine/snarkclient and engine/vmclient; pooling lives in
+// engine/pool. It does not import the server (engine/host): what both sides
+// share is in engine/protocol.
 //
 // Invariants:
 //   - A spawned engine is connected to only after it has announced its socket
@@ -14,9 +18,4 @@
 //     reports them missing, then the call is retried once.
 //   - Errors caused by bad input are *InputError and never retryable; errors
 //     caused by a dead or unreachable engine are marked retryable.
-//   - Factory: a pooled engine is leased to one caller at a time; a dead
-//     engine is never handed out again once the pool knows (it is replaced);
-//     a failed pool start leaves the pool unstarted so the next Get retries;
-//     after Close no engine the factory started is left running. The pool's
-//     decisions are poolCore's, a state machine without goroutines or I/O.
 package engine

@@ -47,8 +47,8 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &r)
 }
 
-// fromStatus turns a gRPC error from op into one of this package's errors.
-func fromStatus(ctx context.Context, op string, err error) error {
+// FromStatus turns a gRPC error from op into one of this package's errors.
+func FromStatus(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/proofd/proofd/engine/host"
+	"github.com/proofd/proofd/engine/protocol"
 )
 
 // SpawnOptions says how to start an engine process.
@@ -44,25 +44,25 @@ type process struct {
 }
 
 // spawn starts the engine and waits for its announce line.
-func spawn(ctx context.Context, opts SpawnOptions) (*process, host.Announcement, error) {
+func spawn(ctx context.Context, opts SpawnOptions) (*process, protocol.Announcement, error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 60 * time.Second
 	}
 	if _, err := os.Stat(opts.Path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, host.Announcement{}, fmt.Errorf("start engine %s: %w", opts.Path, ErrEngineNotFound)
+			return nil, protocol.Announcement{}, fmt.Errorf("start engine %s: %w", opts.Path, ErrEngineNotFound)
 		}
-		return nil, host.Announcement{}, fmt.Errorf("start engine %s: %w", opts.Path, err)
+		return nil, protocol.Announcement{}, fmt.Errorf("start engine %s: %w", opts.Path, err)
 	}
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
-		return nil, host.Announcement{}, fmt.Errorf("start engine: %w", err)
+		return nil, protocol.Announcement{}, fmt.Errorf("start engine: %w", err)
 	}
 	stdoutR, stdoutW, err := os.Pipe()
 	if err != nil {
 		stdinR.Close()
 		stdinW.Close()
-		return nil, host.Announcement{}, fmt.Errorf("start engine: %w", err)
+		return nil, protocol.Announcement{}, fmt.Errorf("start engine: %w", err)
 	}
 	p := &process{stdin: stdinW, tail: &tailBuffer{max: 4 << 10}, exited: make(chan struct{})}
 	var stderr io.Writer = p.tail
@@ -99,7 +99,7 @@ func spawn(ctx context.Context, opts SpawnOptions) (*process, host.Announcement,
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, exec.ErrNotFound) {
 			err = fmt.Errorf("%w: %w", ErrEngineNotFound, err)
 		}
-		return nil, host.Announcement{}, fmt.Errorf("start engine %s: %w", opts.Path, err)
+		return nil, protocol.Announcement{}, fmt.Errorf("start engine %s: %w", opts.Path, err)
 	}
 
 	lines := make(chan string, 1)
@@ -113,9 +113,9 @@ func spawn(ctx context.Context, opts SpawnOptions) (*process, host.Announcement,
 
 	timer := time.NewTimer(opts.StartTimeout)
 	defer timer.Stop()
-	fail := func(err error) (*process, host.Announcement, error) {
+	fail := func(err error) (*process, protocol.Announcement, error) {
 		p.kill()
-		return nil, host.Announcement{}, err
+		return nil, protocol.Announcement{}, err
 	}
 	select {
 	case line := <-lines:
@@ -123,12 +123,12 @@ func spawn(ctx context.Context, opts SpawnOptions) (*process, host.Announcement,
 			<-p.exited
 			return fail(&RetryableError{Err: fmt.Errorf("start engine %s: %w before announcing (%v)%s", opts.Path, ErrEngineExited, p.err, p.tail.suffix())})
 		}
-		a, err := host.ParseAnnouncement(line)
+		a, err := protocol.ParseAnnouncement(line)
 		if err != nil {
 			return fail(fmt.Errorf("start engine %s: %w%s", opts.Path, err, p.tail.suffix()))
 		}
-		if a.Version != host.ProtocolVersion {
-			return fail(fmt.Errorf("start engine %s: speaks protocol %d, want %d", opts.Path, a.Version, host.ProtocolVersion))
+		if a.Version != protocol.Version {
+			return fail(fmt.Errorf("start engine %s: speaks protocol %d, want %d", opts.Path, a.Version, protocol.Version))
 		}
 		return p, a, nil
 	case <-p.exited:

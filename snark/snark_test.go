@@ -13,6 +13,7 @@ import (
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/enginetest"
+	"github.com/proofd/proofd/engine/snarkclient"
 	"github.com/proofd/proofd/examples/circuits"
 	"github.com/proofd/proofd/snark"
 )
@@ -55,18 +56,18 @@ func ctx(t *testing.T) context.Context {
 
 func TestSetupProveVerify(t *testing.T) {
 	for _, curve := range snark.Curves {
-		for _, scheme := range []string{engine.Groth16, engine.Plonk} {
+		for _, scheme := range []string{snarkclient.Groth16, snarkclient.Plonk} {
 			t.Run(snark.CurveName(curve)+"/"+scheme, func(t *testing.T) {
 				c := open(t)
 				fx := build(t, "mimc", 4, curve, scheme)
-				keys, err := c.Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: scheme, DevSRS: scheme == engine.Plonk})
+				keys, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: scheme, DevSRS: scheme == snarkclient.Plonk})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if scheme == engine.Plonk && (len(keys.Warnings) == 0 || !strings.Contains(keys.Warnings[0], "INSECURE")) {
+				if scheme == snarkclient.Plonk && (len(keys.Warnings) == 0 || !strings.Contains(keys.Warnings[0], "INSECURE")) {
 					t.Errorf("dev SRS setup warnings = %q, want an INSECURE warning", keys.Warnings)
 				}
-				p, err := c.Prove(ctx(t), engine.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
+				p, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -76,7 +77,7 @@ func TestSetupProveVerify(t *testing.T) {
 				if !hasStage(p.Timings, "decode_witness") {
 					t.Errorf("prove timings %v lack decode_witness", p.Timings)
 				}
-				res, err := c.Verify(ctx(t), engine.VerifyRequest{VK: keys.VK, Proof: p.Proof, Public: p.Public})
+				res, err := snarkclient.New(c).Verify(ctx(t), snarkclient.VerifyRequest{VK: keys.VK, Proof: p.Proof, Public: p.Public})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -89,7 +90,7 @@ func TestSetupProveVerify(t *testing.T) {
 				for i := 0; i < len(p.Proof); i += step {
 					bad := bytes.Clone(p.Proof)
 					bad[i] ^= 0x01
-					res, err := c.Verify(ctx(t), engine.VerifyRequest{VK: keys.VK, Proof: bad, Public: p.Public})
+					res, err := snarkclient.New(c).Verify(ctx(t), snarkclient.VerifyRequest{VK: keys.VK, Proof: bad, Public: p.Public})
 					if err != nil {
 						t.Fatalf("byte %d flipped: %v", i, err)
 					}
@@ -115,8 +116,8 @@ func hasStage(ts []engine.Timing, stage string) bool {
 // and a user-supplied SRS file gives what --dev-srs gives.
 func TestPlonkSetupDeterministic(t *testing.T) {
 	c := open(t)
-	fx := build(t, "mimc", 3, ecc.BN254, engine.Plonk)
-	a, err := c.Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Plonk, DevSRS: true})
+	fx := build(t, "mimc", 3, ecc.BN254, snarkclient.Plonk)
+	a, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Plonk, DevSRS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestPlonkSetupDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	srs := artifact.New(srsBytes)
-	b, err := open(t).Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Plonk, SRS: &srs})
+	b, err := snarkclient.New(open(t)).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Plonk, SRS: &srs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,11 +136,11 @@ func TestPlonkSetupDeterministic(t *testing.T) {
 	if len(b.Warnings) != 0 {
 		t.Errorf("setup with an SRS file warned: %q", b.Warnings)
 	}
-	solA, err := c.Solidity(ctx(t), "", a.VK)
+	solA, err := snarkclient.New(c).Solidity(ctx(t), "", a.VK)
 	if err != nil {
 		t.Fatal(err)
 	}
-	solB, err := c.Solidity(ctx(t), "", b.VK)
+	solB, err := snarkclient.New(c).Solidity(ctx(t), "", b.VK)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,22 +151,22 @@ func TestPlonkSetupDeterministic(t *testing.T) {
 
 func TestPlonkNeedsSRS(t *testing.T) {
 	c := open(t)
-	fx := build(t, "mimc", 3, ecc.BN254, engine.Plonk)
-	_, err := c.Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Plonk})
+	fx := build(t, "mimc", 3, ecc.BN254, snarkclient.Plonk)
+	_, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Plonk})
 	wantInput(t, err, "srs", "SRS")
-	small := build(t, "mimc", 1, ecc.BN254, engine.Plonk)
+	small := build(t, "mimc", 1, ecc.BN254, snarkclient.Plonk)
 	srsBytes, err := snark.DevSRS(small.ccs.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srs := artifact.New(srsBytes)
-	_, err = c.Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Plonk, SRS: &srs})
+	_, err = snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Plonk, SRS: &srs})
 	wantInput(t, err, "srs", "needs")
 }
 
 func TestSchemeMismatch(t *testing.T) {
-	fx := build(t, "mimc", 2, ecc.BN254, engine.Plonk)
-	_, err := open(t).Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Groth16})
+	fx := build(t, "mimc", 2, ecc.BN254, snarkclient.Plonk)
+	_, err := snarkclient.New(open(t)).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Groth16})
 	wantInput(t, err, "scheme", "SparseR1CS")
 }
 
@@ -187,22 +188,22 @@ func wantInput(t *testing.T, err error, input, mention string) {
 // checks each gets an error naming the input, and the engine keeps serving.
 func TestBadInputs(t *testing.T) {
 	c := open(t)
-	fx := build(t, "mimc", 3, ecc.BN254, engine.Groth16)
-	keys, err := c.Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Groth16})
+	fx := build(t, "mimc", 3, ecc.BN254, snarkclient.Groth16)
+	keys, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Groth16})
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := c.Prove(ctx(t), engine.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
+	good, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := build(t, "transfer", 2, ecc.BN254, engine.Groth16)
-	otherKeys, err := c.Setup(ctx(t), engine.SetupRequest{CCS: other.ccs, Scheme: engine.Groth16})
+	other := build(t, "transfer", 2, ecc.BN254, snarkclient.Groth16)
+	otherKeys, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: other.ccs, Scheme: snarkclient.Groth16})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bw6 := build(t, "mimc", 3, ecc.BW6_761, engine.Groth16)
-	bls := build(t, "mimc", 3, ecc.BLS12_377, engine.Groth16)
+	bw6 := build(t, "mimc", 3, ecc.BW6_761, snarkclient.Groth16)
+	bls := build(t, "mimc", 3, ecc.BLS12_377, snarkclient.Groth16)
 
 	flip := func(b []byte, i int) []byte { b = bytes.Clone(b); b[i] ^= 0xff; return b }
 	trunc := func(b []byte, n int) []byte { return bytes.Clone(b[:n]) }
@@ -212,80 +213,80 @@ func TestBadInputs(t *testing.T) {
 		call                 func() error
 	}{
 		{"ccs truncated", "ccs", "truncated", func() error {
-			_, err := c.Stats(ctx(t), "", artifact.New(trunc(fx.ccs.Data, len(fx.ccs.Data)/2)))
+			_, err := snarkclient.New(c).Stats(ctx(t), "", artifact.New(trunc(fx.ccs.Data, len(fx.ccs.Data)/2)))
 			return err
 		}},
 		{"ccs tiny", "ccs", "truncated", func() error {
-			_, err := c.Stats(ctx(t), "", artifact.New([]byte("ccs")))
+			_, err := snarkclient.New(c).Stats(ctx(t), "", artifact.New([]byte("ccs")))
 			return err
 		}},
 		{"ccs bad version", "ccs", "not a gnark constraint system", func() error {
-			_, err := c.Stats(ctx(t), "", artifact.New(flip(fx.ccs.Data, 8)))
+			_, err := snarkclient.New(c).Stats(ctx(t), "", artifact.New(flip(fx.ccs.Data, 8)))
 			return err
 		}},
 		{"ccs absurd section length", "ccs", "corrupt", func() error {
-			_, err := c.Stats(ctx(t), "", artifact.New(flip(fx.ccs.Data, 32+24+5)))
+			_, err := snarkclient.New(c).Stats(ctx(t), "", artifact.New(flip(fx.ccs.Data, 32+24+5)))
 			return err
 		}},
 		{"witness truncated", "witness", "bytes", func() error {
-			_, err := c.Prove(ctx(t), engine.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: trunc(fx.wit, len(fx.wit)-1)})
+			_, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: trunc(fx.wit, len(fx.wit)-1)})
 			return err
 		}},
 		{"witness of the wrong curve", "witness", "wrong curve", func() error {
-			_, err := c.Prove(ctx(t), engine.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: bw6.wit})
+			_, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: bw6.wit})
 			return err
 		}},
 		{"witness of another circuit", "witness", "another circuit", func() error {
-			_, err := c.Check(ctx(t), "", fx.ccs, other.wit)
+			_, err := snarkclient.New(c).Check(ctx(t), "", fx.ccs, other.wit)
 			return err
 		}},
 		{"public witness as full witness", "witness", "secret", func() error {
-			_, err := c.Check(ctx(t), "", fx.ccs, fx.public)
+			_, err := snarkclient.New(c).Check(ctx(t), "", fx.ccs, fx.public)
 			return err
 		}},
 		{"witness that does not satisfy", "witness", "", func() error {
 			bad := bytes.Clone(fx.wit)
 			bad[len(bad)-1] ^= 1 // the secret seed
-			_, err := c.Prove(ctx(t), engine.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: bad})
+			_, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: bad})
 			return err
 		}},
 		{"pk truncated", "pk", "proving key", func() error {
-			_, err := c.Prove(ctx(t), engine.ProveRequest{CCS: fx.ccs, PK: artifact.New(trunc(keys.PK.Data, 100)), Witness: fx.wit})
+			_, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: artifact.New(trunc(keys.PK.Data, 100)), Witness: fx.wit})
 			return err
 		}},
 		{"pk of another curve", "pk", "", func() error {
-			blsKeys, err := c.Setup(ctx(t), engine.SetupRequest{CCS: bls.ccs, Scheme: engine.Groth16})
+			blsKeys, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: bls.ccs, Scheme: snarkclient.Groth16})
 			if err != nil {
 				return err
 			}
-			_, err = c.Prove(ctx(t), engine.ProveRequest{CCS: fx.ccs, PK: blsKeys.PK, Witness: fx.wit})
+			_, err = snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: blsKeys.PK, Witness: fx.wit})
 			return err
 		}},
 		{"vk truncated", "vk", "verifying key", func() error {
-			_, err := c.Verify(ctx(t), engine.VerifyRequest{VK: artifact.New(trunc(keys.VK.Data, 40)), Proof: good.Proof, Public: good.Public})
+			_, err := snarkclient.New(c).Verify(ctx(t), snarkclient.VerifyRequest{VK: artifact.New(trunc(keys.VK.Data, 40)), Proof: good.Proof, Public: good.Public})
 			return err
 		}},
 		{"vk corrupt", "vk", "verifying key", func() error {
 			// Byte 0 holds the point encoding's flag bits. (A flip elsewhere
 			// may give another valid point: a different key, and the proof
 			// is then invalid, which TestSetupProveVerify covers for proofs.)
-			_, err := c.Verify(ctx(t), engine.VerifyRequest{VK: artifact.New(flip(keys.VK.Data, 0)), Proof: good.Proof, Public: good.Public})
+			_, err := snarkclient.New(c).Verify(ctx(t), snarkclient.VerifyRequest{VK: artifact.New(flip(keys.VK.Data, 0)), Proof: good.Proof, Public: good.Public})
 			return err
 		}},
 		{"vk of another circuit", "public", "public values", func() error {
-			_, err := c.Verify(ctx(t), engine.VerifyRequest{VK: otherKeys.VK, Proof: good.Proof, Public: good.Public})
+			_, err := snarkclient.New(c).Verify(ctx(t), snarkclient.VerifyRequest{VK: otherKeys.VK, Proof: good.Proof, Public: good.Public})
 			return err
 		}},
 		{"public witness truncated", "public", "bytes", func() error {
-			_, err := c.Verify(ctx(t), engine.VerifyRequest{VK: keys.VK, Proof: good.Proof, Public: trunc(good.Public, 13)})
+			_, err := snarkclient.New(c).Verify(ctx(t), snarkclient.VerifyRequest{VK: keys.VK, Proof: good.Proof, Public: trunc(good.Public, 13)})
 			return err
 		}},
 		{"solidity for a non-bn254 key", "vk", "bn254", func() error {
-			k, err := c.Setup(ctx(t), engine.SetupRequest{CCS: bls.ccs, Scheme: engine.Groth16})
+			k, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: bls.ccs, Scheme: snarkclient.Groth16})
 			if err != nil {
 				return err
 			}
-			_, err = c.Solidity(ctx(t), "", k.VK)
+			_, err = snarkclient.New(c).Solidity(ctx(t), "", k.VK)
 			return err
 		}},
 	}
@@ -293,7 +294,7 @@ func TestBadInputs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			wantInput(t, tc.call(), tc.input, tc.mention)
 			// Still serving, and still right.
-			res, err := c.Verify(ctx(t), engine.VerifyRequest{VK: keys.VK, Proof: good.Proof, Public: good.Public})
+			res, err := snarkclient.New(c).Verify(ctx(t), snarkclient.VerifyRequest{VK: keys.VK, Proof: good.Proof, Public: good.Public})
 			if err != nil || !res.Valid {
 				t.Fatalf("engine after bad input: %v %+v", err, res)
 			}
@@ -303,14 +304,14 @@ func TestBadInputs(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	c := open(t)
-	fx := build(t, "transfer", 3, ecc.BLS12_377, engine.Plonk)
-	res, err := c.Check(ctx(t), "", fx.ccs, fx.wit)
+	fx := build(t, "transfer", 3, ecc.BLS12_377, snarkclient.Plonk)
+	res, err := snarkclient.New(c).Check(ctx(t), "", fx.ccs, fx.wit)
 	if err != nil || !res.Satisfied {
 		t.Fatalf("check of a good witness: %v %+v", err, res)
 	}
 	bad := bytes.Clone(fx.wit)
 	bad[20] ^= 1 // a public input
-	res, err = c.Check(ctx(t), "", fx.ccs, bad)
+	res, err = snarkclient.New(c).Check(ctx(t), "", fx.ccs, bad)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,12 +321,12 @@ func TestCheck(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	fx := build(t, "transfer", 4, ecc.BW6_761, engine.Groth16)
-	st, err := open(t).Stats(ctx(t), "", fx.ccs)
+	fx := build(t, "transfer", 4, ecc.BW6_761, snarkclient.Groth16)
+	st, err := snarkclient.New(open(t)).Stats(ctx(t), "", fx.ccs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Curve != "bw6-761" || st.Scheme != engine.Groth16 || st.PublicVariables != 3 || st.Constraints == 0 || st.GnarkVersion != "0.15.0" {
+	if st.Curve != "bw6-761" || st.Scheme != snarkclient.Groth16 || st.PublicVariables != 3 || st.Constraints == 0 || st.GnarkVersion != "0.15.0" {
 		t.Fatalf("stats = %+v", st)
 	}
 }
@@ -334,21 +335,21 @@ func TestStats(t *testing.T) {
 // and the client never needs the key bytes again.
 func TestKeysStayResident(t *testing.T) {
 	c := open(t)
-	fx := build(t, "mimc", 3, ecc.BN254, engine.Groth16)
-	keys, err := c.Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Groth16})
+	fx := build(t, "mimc", 3, ecc.BN254, snarkclient.Groth16)
+	keys, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Groth16})
 	if err != nil {
 		t.Fatal(err)
 	}
 	byDigest := func(a artifact.Artifact) artifact.Artifact { return artifact.Artifact{Digest: a.Digest} }
-	p, err := c.Prove(ctx(t), engine.ProveRequest{CCS: byDigest(fx.ccs), PK: byDigest(keys.PK), Witness: fx.wit})
+	p, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: byDigest(fx.ccs), PK: byDigest(keys.PK), Witness: fx.wit})
 	if err != nil {
 		t.Fatalf("prove by digest only: %v", err)
 	}
-	res, err := c.Verify(ctx(t), engine.VerifyRequest{VK: byDigest(keys.VK), Proof: p.Proof, Public: p.Public})
+	res, err := snarkclient.New(c).Verify(ctx(t), snarkclient.VerifyRequest{VK: byDigest(keys.VK), Proof: p.Proof, Public: p.Public})
 	if err != nil || !res.Valid {
 		t.Fatalf("verify by digest only: %v %+v", err, res)
 	}
-	_, err = open(t).Prove(ctx(t), engine.ProveRequest{CCS: byDigest(fx.ccs), PK: byDigest(keys.PK), Witness: fx.wit})
+	_, err = snarkclient.New(open(t)).Prove(ctx(t), snarkclient.ProveRequest{CCS: byDigest(fx.ccs), PK: byDigest(keys.PK), Witness: fx.wit})
 	if err == nil || !strings.Contains(err.Error(), "no bytes") {
 		t.Fatalf("prove by digest on an engine without the keys: got %v", err)
 	}
@@ -358,21 +359,21 @@ func TestKeysStayResident(t *testing.T) {
 // its caller gives up, and the engine goes on.
 func TestCancelQueued(t *testing.T) {
 	c := open(t)
-	fx := build(t, "mimc", circuits.SizeForConstraints(ecc.BN254, 1<<14), ecc.BN254, engine.Groth16)
-	keys, err := c.Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Groth16})
+	fx := build(t, "mimc", circuits.SizeForConstraints(ecc.BN254, 1<<14), ecc.BN254, snarkclient.Groth16)
+	keys, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Groth16})
 	if err != nil {
 		t.Fatal(err)
 	}
 	long := make(chan error, 1)
 	go func() {
-		_, err := c.Prove(ctx(t), engine.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
+		_, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
 		long <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
 	short, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = c.Prove(short, engine.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
+	_, err = snarkclient.New(c).Prove(short, snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("queued prove with an expired context: got %v, want DeadlineExceeded", err)
 	}
@@ -389,16 +390,16 @@ func TestRecursive(t *testing.T) {
 		t.Skip("BW6-761 setup takes ~15 s")
 	}
 	c := open(t)
-	fx := build(t, "recursive", 2, ecc.BW6_761, engine.Groth16)
-	keys, err := c.Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Groth16})
+	fx := build(t, "recursive", 2, ecc.BW6_761, snarkclient.Groth16)
+	keys, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Groth16})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := c.Prove(ctx(t), engine.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
+	p, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Verify(ctx(t), engine.VerifyRequest{VK: keys.VK, Proof: p.Proof, Public: p.Public})
+	res, err := snarkclient.New(c).Verify(ctx(t), snarkclient.VerifyRequest{VK: keys.VK, Proof: p.Proof, Public: p.Public})
 	if err != nil || !res.Valid {
 		t.Fatalf("recursive proof: %v %+v", err, res)
 	}
@@ -408,23 +409,23 @@ func TestRecursive(t *testing.T) {
 // process to show the spawned path gives what the in-process one does.
 func TestSpawnedEngine(t *testing.T) {
 	c := enginetest.Spawn(t, "snark")
-	fx := build(t, "mimc", 3, ecc.BN254, engine.Plonk)
-	keys, err := c.Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Plonk, DevSRS: true})
+	fx := build(t, "mimc", 3, ecc.BN254, snarkclient.Plonk)
+	keys, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Plonk, DevSRS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := open(t).Setup(ctx(t), engine.SetupRequest{CCS: fx.ccs, Scheme: engine.Plonk, DevSRS: true})
+	local, err := snarkclient.New(open(t)).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Plonk, DevSRS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if keys.VK.Digest != local.VK.Digest {
 		t.Fatal("PLONK vk from a spawned engine differs from the in-process one")
 	}
-	p, err := c.Prove(ctx(t), engine.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
+	p, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := open(t).Verify(ctx(t), engine.VerifyRequest{VK: local.VK, Proof: p.Proof, Public: p.Public})
+	res, err := snarkclient.New(open(t)).Verify(ctx(t), snarkclient.VerifyRequest{VK: local.VK, Proof: p.Proof, Public: p.Public})
 	if err != nil || !res.Valid {
 		t.Fatalf("spawned engine's proof verified in-process: %v %+v", err, res)
 	}

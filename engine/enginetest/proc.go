@@ -131,7 +131,7 @@ func InProcess(t *testing.T, cfg host.Config) *engine.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := engine.InProcess(context.Background(), srv)
+	c, err := engine.InProcess(context.Background(), srv.ServeInProcess())
 	if err != nil {
 		t.Fatal(err)
 	}

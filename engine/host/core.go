@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/proofd/proofd/artifact"
+	"github.com/proofd/proofd/engine/protocol"
 	"github.com/proofd/proofd/proto/enginev1"
 )
 
@@ -33,13 +34,13 @@ type core struct {
 }
 
 func (c *core) Handshake(_ context.Context, req *enginev1.HandshakeRequest) (*enginev1.HandshakeResponse, error) {
-	if req.GetMinVersion() > ProtocolVersion || req.GetMaxVersion() < ProtocolVersion {
+	if req.GetMinVersion() > protocol.Version || req.GetMaxVersion() < protocol.Version {
 		return nil, status.Errorf(codes.FailedPrecondition,
 			"handshake: client speaks protocol versions %d..%d, engine speaks %d",
-			req.GetMinVersion(), req.GetMaxVersion(), ProtocolVersion)
+			req.GetMinVersion(), req.GetMaxVersion(), protocol.Version)
 	}
 	return &enginev1.HandshakeResponse{
-		Version:          ProtocolVersion,
+		Version:          protocol.Version,
 		Kind:             c.cfg.Kind,
 		Services:         c.cfg.Services,
 		EngineVersion:    c.cfg.EngineVersion,

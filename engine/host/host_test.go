@@ -10,39 +10,6 @@ import (
 	"github.com/proofd/proofd/artifact"
 )
 
-func TestAnnouncementRoundTrip(t *testing.T) {
-	a := Announcement{Version: ProtocolVersion, Network: "unix", Address: "/tmp/x/engine.sock"}
-	got, err := ParseAnnouncement(a.String() + "\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != a {
-		t.Fatalf("got %+v, want %+v", got, a)
-	}
-}
-
-func TestParseAnnouncementRejects(t *testing.T) {
-	for _, line := range []string{
-		"", "hello world", "proofd-engine|x|unix|/s|grpc", "proofd-engine|1|tcp|/s|grpc",
-		"proofd-engine|1|unix||grpc", "proofd-engine|1|unix|/s|netrpc", "proofd-engine|1|unix|/s",
-	} {
-		if _, err := ParseAnnouncement(line); err == nil {
-			t.Errorf("ParseAnnouncement(%q) accepted", line)
-		}
-	}
-}
-
-func FuzzParseAnnouncement(f *testing.F) {
-	f.Add("proofd-engine|1|unix|/tmp/a/engine.sock|grpc\n")
-	f.Add("proofd-engine|99999999999|unix|/|grpc")
-	f.Fuzz(func(t *testing.T, line string) {
-		a, err := ParseAnnouncement(line)
-		if err == nil && (a.Address == "" || a.Network != "unix") {
-			t.Fatalf("accepted %q as %+v", line, a)
-		}
-	})
-}
-
 func TestStoreEvictsLeastRecentlyUsed(t *testing.T) {
 	s := NewStore(10)
 	a, b, c := artifact.New([]byte("aaaa")), artifact.New([]byte("bbbb")), artifact.New([]byte("cccc"))

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/proofd/proofd/engine/protocol"
 	"github.com/proofd/proofd/proto/enginev1"
 )
 
@@ -59,7 +60,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = 64 << 20
+		c.MaxMessageBytes = protocol.MaxMessageBytes
 	}
 	if c.MaxArtifactBytes == 0 {
 		c.MaxArtifactBytes = 4 << 30
@@ -163,7 +164,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	// Listening already: only now may a client learn where to connect.
 	if s.cfg.Announce != nil {
-		a := Announcement{Version: ProtocolVersion, Network: "unix", Address: path}
+		a := protocol.Announcement{Version: protocol.Version, Network: "unix", Address: path}
 		if _, err := fmt.Fprintln(s.cfg.Announce, a.String()); err != nil {
 			ln.Close()
 			return fmt.Errorf("engine: announce: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/snarkclient"
 	"github.com/proofd/proofd/examples/circuits"
 )
 
@@ -161,7 +162,7 @@ type engineFixture struct {
 }
 
 func newEngineFixture(log2 int) (*engineFixture, error) {
-	ex, err := circuits.Build("mimc", circuits.SizeForConstraints(ecc.BN254, 1<<log2), ecc.BN254, engine.Groth16)
+	ex, err := circuits.Build("mimc", circuits.SizeForConstraints(ecc.BN254, 1<<log2), ecc.BN254, snarkclient.Groth16)
 	if err != nil {
 		return nil, err
 	}
@@ -206,12 +207,12 @@ func (fx *engineFixture) verifyInProcess() error {
 	return groth16.Verify(fx.proof, fx.vk, fx.ex.Public)
 }
 
-func (fx *engineFixture) prove(ctx context.Context, c *engine.Conn) (*engine.ProveResult, error) {
-	return c.Prove(ctx, engine.ProveRequest{Name: "bench", CCS: fx.ccsA, PK: fx.pkA, Witness: fx.wit})
+func (fx *engineFixture) prove(ctx context.Context, c *engine.Conn) (*snarkclient.ProveResult, error) {
+	return snarkclient.New(c).Prove(ctx, snarkclient.ProveRequest{Name: "bench", CCS: fx.ccsA, PK: fx.pkA, Witness: fx.wit})
 }
 
 func (fx *engineFixture) verify(ctx context.Context, c *engine.Conn) error {
-	res, err := c.Verify(ctx, engine.VerifyRequest{Name: "bench", VK: fx.vkA, Proof: fx.proofB, Public: fx.public})
+	res, err := snarkclient.New(c).Verify(ctx, snarkclient.VerifyRequest{Name: "bench", VK: fx.vkA, Proof: fx.proofB, Public: fx.public})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/pool"
+	"github.com/proofd/proofd/engine/snarkclient"
 	"github.com/proofd/proofd/examples/circuits"
 )
 
@@ -64,17 +66,17 @@ func Pool(ctx context.Context, cfg PoolConfig) (*Report, error) {
 		opts.Args = append(slices.Clone(opts.Args), extra...)
 		return func(ctx context.Context) (*engine.Conn, error) { return engine.Spawn(ctx, opts) }
 	}
-	pool, err := engine.NewFactory(engine.FactoryConfig{PoolSize: 2, Start: start()})
+	pooled, err := pool.New(pool.Config{PoolSize: 2, Start: start()})
 	if err != nil {
 		return nil, err
 	}
-	defer pool.Close(context.Background())
-	fresh, err := engine.NewFactory(engine.FactoryConfig{Start: start()})
+	defer pooled.Close(context.Background())
+	fresh, err := pool.New(pool.Config{Start: start()})
 	if err != nil {
 		return nil, err
 	}
 	defer fresh.Close(context.Background())
-	viaEngine := func(f *engine.Factory, fx *verifyFixture, affinity bool) func() error {
+	viaEngine := func(f *pool.Factory, fx *verifyFixture, affinity bool) func() error {
 		var aff []artifact.Digest
 		if affinity {
 			aff = []artifact.Digest{fx.vk.Digest}
@@ -83,7 +85,7 @@ func Pool(ctx context.Context, cfg PoolConfig) (*Report, error) {
 			return f.Do(ctx, aff, func(c *engine.Conn) error { return fx.verifyOn(ctx, c) })
 		}
 	}
-	if err := viaEngine(pool, fx, true)(); err != nil { // start the pool, make the key resident
+	if err := viaEngine(pooled, fx, true)(); err != nil { // start the pool, make the key resident
 		return nil, err
 	}
 
@@ -92,7 +94,7 @@ func Pool(ctx context.Context, cfg PoolConfig) (*Report, error) {
 		if err := timeit(s, "verify inprocess", fx.verifyInProcess); err != nil {
 			return nil, err
 		}
-		if err := timeit(s, "verify pooled", viaEngine(pool, fx, true)); err != nil {
+		if err := timeit(s, "verify pooled", viaEngine(pooled, fx, true)); err != nil {
 			return nil, err
 		}
 	}
@@ -108,7 +110,7 @@ func Pool(ctx context.Context, cfg PoolConfig) (*Report, error) {
 		}{
 			{"throughput inprocess", throughputN, fx.verifyInProcess},
 			{"throughput fresh", freshN, viaEngine(fresh, fx, true)},
-			{"throughput pooled", throughputN, viaEngine(pool, fx, true)},
+			{"throughput pooled", throughputN, viaEngine(pooled, fx, true)},
 		} {
 			d, err := concurrently(2, c.n, c.fn)
 			if err != nil {
@@ -128,12 +130,12 @@ func Pool(ctx context.Context, cfg PoolConfig) (*Report, error) {
 	progress("bench pool: three circuits, engines holding two keys each, affinity vs none x%d", mixReps)
 	// Three Groth16 BN254 keys of ~400 bytes; 1000 bytes holds two.
 	small := start("--max-resident-bytes", "1000")
-	withAff, err := engine.NewFactory(engine.FactoryConfig{PoolSize: 2, Start: small})
+	withAff, err := pool.New(pool.Config{PoolSize: 2, Start: small})
 	if err != nil {
 		return nil, err
 	}
 	defer withAff.Close(context.Background())
-	without, err := engine.NewFactory(engine.FactoryConfig{PoolSize: 2, Start: small})
+	without, err := pool.New(pool.Config{PoolSize: 2, Start: small})
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +200,7 @@ type verifyFixture struct {
 }
 
 func newVerifyFixture(size int) (*verifyFixture, error) {
-	ex, err := circuits.Build("mimc", size, ecc.BN254, engine.Groth16)
+	ex, err := circuits.Build("mimc", size, ecc.BN254, snarkclient.Groth16)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +243,7 @@ func (fx *verifyFixture) verifyInProcess() error {
 }
 
 func (fx *verifyFixture) verifyOn(ctx context.Context, c *engine.Conn) error {
-	res, err := c.Verify(ctx, engine.VerifyRequest{VK: fx.vk, Proof: fx.proof, Public: fx.public})
+	res, err := snarkclient.New(c).Verify(ctx, snarkclient.VerifyRequest{VK: fx.vk, Proof: fx.proof, Public: fx.public})
 	if err != nil {
 		return err
 	}

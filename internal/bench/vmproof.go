@@ -14,6 +14,7 @@ import (
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/vmclient"
 	"github.com/proofd/proofd/vm"
 )
 
@@ -85,7 +86,7 @@ func WarmProof(ctx context.Context, rep *Report, cfg WarmProofConfig) error {
 		return err
 	}
 	prestate := artifact.New(pre)
-	if _, err := c.VMLoad(ctx, engine.VMLoadRequest{Prestate: prestate, SnapshotEvery: cfg.Every}); err != nil {
+	if _, err := vmclient.New(c).Load(ctx, vmclient.LoadRequest{Prestate: prestate, SnapshotEvery: cfg.Every}); err != nil {
 		return err
 	}
 
@@ -94,9 +95,9 @@ func WarmProof(ctx context.Context, rep *Report, cfg WarmProofConfig) error {
 	progress("bench snapshot: warm proofs: %d random steps of %d", cfg.Reps, end)
 	for range cfg.Reps {
 		i := 1 + rng.Uint64N(end-1)
-		var warm *engine.VMStepData
+		var warm *vmclient.StepData
 		if err := timeit(s, "proof warm-engine", func() (err error) {
-			warm, err = c.VMStepDataAt(ctx, prestate.Digest, i)
+			warm, err = vmclient.New(c).StepDataAt(ctx, prestate.Digest, i)
 			return err
 		}); err != nil {
 			return err

@@ -31,7 +31,7 @@ func (a *app) benchCommand() *cobra.Command {
 			return nil
 		},
 	}
-	eng.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (DESIGN.md §9)")
+	eng.Flags().BoolVar(&asJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
 	eng.Flags().BoolVar(&quick, "quick", false, "small circuits (2^8, 2^10) and few repetitions, for tests")
 	eng.Flags().IntVar(&reps, "reps", 0, "repetitions per case (default: by size)")
 	var poolJSON, poolQuick bool
@@ -55,7 +55,7 @@ func (a *app) benchCommand() *cobra.Command {
 			return nil
 		},
 	}
-	pool.Flags().BoolVar(&poolJSON, "json", false, "print one JSON object (DESIGN.md §9)")
+	pool.Flags().BoolVar(&poolJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
 	pool.Flags().BoolVar(&poolQuick, "quick", false, "few repetitions, for tests")
 	cmd.AddCommand(eng, pool, a.benchSnapshotCommand())
 	return cmd

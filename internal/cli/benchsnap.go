@@ -43,7 +43,7 @@ func (a *app) benchSnapshotCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (DESIGN.md §9)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
 	cmd.Flags().IntVar(&mib, "mib", 0, "guest memory per state in MiB (default 300, or 8 with --quick)")
 	cmd.Flags().BoolVar(&quick, "quick", false, "8 MiB states and 2 repetitions, for tests")
 	cmd.Flags().StringVar(&guest, "guest", "testdata/guests/hello.elf", "MIPS64 guest ELF for the warm-proof comparison")

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/enginetest"
+	"github.com/proofd/proofd/engine/snarkclient"
 	"github.com/proofd/proofd/internal/cli"
 )
 
@@ -71,7 +71,7 @@ func TestCLIParity(t *testing.T) {
 			t.Errorf("%s differs between the in-process and the spawned engine", f)
 		}
 	}
-	var st engine.Stats
+	var st snarkclient.Stats
 	if err := json.Unmarshal(read(t, p("stats.spawn")), &st); err != nil || st.Scheme != "plonk" || st.Curve != "bn254" {
 		t.Errorf("stats --json = %q (%v)", read(t, p("stats.spawn")), err)
 	}
@@ -190,7 +190,7 @@ func TestDebugRecorder(t *testing.T) {
 		replay, recorded := filepath.Join(c, "replay"), filepath.Join(c, "output")
 		switch i {
 		case 0: // stats: the same numbers
-			var got, want engine.Stats
+			var got, want snarkclient.Stats
 			json.Unmarshal(out, &got)
 			json.Unmarshal(read(t, filepath.Join(recorded, "result.json")), &want)
 			want.Timings = nil

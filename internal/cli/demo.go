@@ -17,6 +17,8 @@ import (
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/pool"
+	"github.com/proofd/proofd/engine/snarkclient"
 	"github.com/proofd/proofd/examples/circuits"
 	"github.com/proofd/proofd/snark"
 )
@@ -57,11 +59,11 @@ func (a *app) demoCommand() *cobra.Command {
 
 func (a *app) demo(ctx context.Context, engines int, metrics bool) error {
 	jobs := []*demoJob{
-		{name: "mimc", size: circuits.SizeForConstraints(ecc.BN254, 1<<12), curve: ecc.BN254, scheme: engine.Groth16},
-		{name: "mimc", size: circuits.SizeForConstraints(ecc.BN254, 1<<12), curve: ecc.BN254, scheme: engine.Plonk},
-		{name: "transfer", size: 10, curve: ecc.BN254, scheme: engine.Groth16},
-		{name: "transfer", size: 6, curve: ecc.BLS12_377, scheme: engine.Plonk},
-		{name: "recursive", size: 4, curve: ecc.BW6_761, scheme: engine.Groth16},
+		{name: "mimc", size: circuits.SizeForConstraints(ecc.BN254, 1<<12), curve: ecc.BN254, scheme: snarkclient.Groth16},
+		{name: "mimc", size: circuits.SizeForConstraints(ecc.BN254, 1<<12), curve: ecc.BN254, scheme: snarkclient.Plonk},
+		{name: "transfer", size: 10, curve: ecc.BN254, scheme: snarkclient.Groth16},
+		{name: "transfer", size: 6, curve: ecc.BLS12_377, scheme: snarkclient.Plonk},
+		{name: "recursive", size: 4, curve: ecc.BW6_761, scheme: snarkclient.Groth16},
 	}
 	reg := prometheus.NewRegistry()
 	f, err := a.factory(engines, reg)
@@ -114,7 +116,7 @@ func (a *app) demo(ctx context.Context, engines int, metrics bool) error {
 
 // runDemoJob takes one example through setup, prove and verify, each step
 // on whichever pooled engine is free, preferring one that holds its inputs.
-func runDemoJob(ctx context.Context, f *engine.Factory, j *demoJob) error {
+func runDemoJob(ctx context.Context, f *pool.Factory, j *demoJob) error {
 	ex, err := circuits.Build(j.name, j.size, j.curve, j.scheme)
 	if err != nil {
 		return err
@@ -140,17 +142,17 @@ func runDemoJob(ctx context.Context, f *engine.Factory, j *demoJob) error {
 			return err
 		})
 	}
-	var keys *engine.SetupResult
+	var keys *snarkclient.SetupResult
 	err = step(&j.setup, []artifact.Digest{ccs.Digest}, func(c *engine.Conn) (err error) {
-		keys, err = c.Setup(ctx, engine.SetupRequest{Name: j.name, CCS: ccs, Scheme: j.scheme, DevSRS: j.scheme == engine.Plonk})
+		keys, err = snarkclient.New(c).Setup(ctx, snarkclient.SetupRequest{Name: j.name, CCS: ccs, Scheme: j.scheme, DevSRS: j.scheme == snarkclient.Plonk})
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	var proof *engine.ProveResult
+	var proof *snarkclient.ProveResult
 	err = step(&j.prove, []artifact.Digest{ccs.Digest, keys.PK.Digest}, func(c *engine.Conn) (err error) {
-		proof, err = c.Prove(ctx, engine.ProveRequest{Name: j.name, CCS: ccs, PK: keys.PK, Witness: wit})
+		proof, err = snarkclient.New(c).Prove(ctx, snarkclient.ProveRequest{Name: j.name, CCS: ccs, PK: keys.PK, Witness: wit})
 		return err
 	})
 	if err != nil {
@@ -158,7 +160,7 @@ func runDemoJob(ctx context.Context, f *engine.Factory, j *demoJob) error {
 	}
 	j.proofBytes = len(proof.Proof)
 	err = step(&j.verify, []artifact.Digest{keys.VK.Digest}, func(c *engine.Conn) error {
-		res, err := c.Verify(ctx, engine.VerifyRequest{Name: j.name, VK: keys.VK, Proof: proof.Proof, Public: proof.Public})
+		res, err := snarkclient.New(c).Verify(ctx, snarkclient.VerifyRequest{Name: j.name, VK: keys.VK, Proof: proof.Proof, Public: proof.Public})
 		if err == nil {
 			j.valid = res.Valid
 		}

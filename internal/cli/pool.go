@@ -8,21 +8,22 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/proofd/proofd/engine"
-	"github.com/proofd/proofd/engine/enginemetrics"
+	"github.com/proofd/proofd/engine/pool"
+	"github.com/proofd/proofd/engine/pool/poolmetrics"
 )
 
 // factory makes an engine factory over proofd's own engine: a pool of size
 // engines (0: a fresh engine per call), with its metrics in reg.
-func (a *app) factory(size int, reg prometheus.Registerer) (*engine.Factory, error) {
+func (a *app) factory(size int, reg prometheus.Registerer) (*pool.Factory, error) {
 	opts, err := a.spawnOptions()
 	if err != nil {
 		return nil, err
 	}
-	hooks, err := enginemetrics.Hooks(reg)
+	hooks, err := poolmetrics.Hooks(reg)
 	if err != nil {
 		return nil, err
 	}
-	return engine.NewFactory(engine.FactoryConfig{
+	return pool.New(pool.Config{
 		PoolSize: size,
 		Start:    func(ctx context.Context) (*engine.Conn, error) { return engine.Spawn(ctx, opts) },
 		Hooks:    hooks,

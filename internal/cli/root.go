@@ -59,7 +59,7 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&a.engineMode, "engine", "inprocess", "where the engine runs: inprocess or spawn (a child engine process)")
+	root.PersistentFlags().StringVar(&a.engineMode, "engine", "inprocess", "where the SNARK engine runs for stats, setup, prove, verify, check, solidity and demo: inprocess or spawn (a child engine process)")
 	root.PersistentFlags().StringVar(&a.engineBin, "engine-bin", "", "engine binary for --engine spawn (default: this proofd)")
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log engine activity to stderr")
 	root.AddCommand(
@@ -101,7 +101,7 @@ func (a *app) open(ctx context.Context) (*engine.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return engine.InProcess(ctx, srv)
+		return engine.InProcess(ctx, srv.ServeInProcess())
 	case "spawn":
 		opts, err := a.spawnOptions()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/atomicfile"
 	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/snarkclient"
 )
 
 func (a *app) setupCommand() *cobra.Command {
@@ -29,7 +30,7 @@ func (a *app) setupCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := engine.SetupRequest{Name: circuitName(ccsPath), CCS: artifact.New(ccs), Scheme: scheme, DevSRS: devSRS}
+			req := snarkclient.SetupRequest{Name: circuitName(ccsPath), CCS: artifact.New(ccs), Scheme: scheme, DevSRS: devSRS}
 			in := files{"ccs": ccsPath, "scheme": scheme}
 			if srsPath != "" {
 				srs, err := readInput("srs", srsPath)
@@ -41,7 +42,7 @@ func (a *app) setupCommand() *cobra.Command {
 				in["srs"] = srsPath
 			}
 			return a.withEngine(cmd.Context(), func(c *engine.Conn) error {
-				res, err := c.Setup(cmd.Context(), req)
+				res, err := snarkclient.New(c).Setup(cmd.Context(), req)
 				if err != nil {
 					return in.explain(err)
 				}
@@ -94,7 +95,7 @@ func (a *app) proveCommand() *cobra.Command {
 			}
 			in := files{"ccs": ccsPath, "pk": pkPath, "witness": witnessPath}
 			return a.withEngine(cmd.Context(), func(c *engine.Conn) error {
-				res, err := c.Prove(cmd.Context(), engine.ProveRequest{
+				res, err := snarkclient.New(c).Prove(cmd.Context(), snarkclient.ProveRequest{
 					Name: circuitName(ccsPath), CCS: artifact.New(ccs), PK: artifact.New(pk), Witness: wit,
 				})
 				if err != nil {
@@ -143,7 +144,7 @@ func (a *app) verifyCommand() *cobra.Command {
 			}
 			in := files{"vk": vkPath, "proof": proofPath, "public": publicPath}
 			return a.withEngine(cmd.Context(), func(c *engine.Conn) error {
-				res, err := c.Verify(cmd.Context(), engine.VerifyRequest{Name: circuitName(vkPath), VK: artifact.New(vk), Proof: proof, Public: pub})
+				res, err := snarkclient.New(c).Verify(cmd.Context(), snarkclient.VerifyRequest{Name: circuitName(vkPath), VK: artifact.New(vk), Proof: proof, Public: pub})
 				if err != nil {
 					return in.explain(err)
 				}
@@ -183,7 +184,7 @@ func (a *app) statsCommand() *cobra.Command {
 				return err
 			}
 			return a.withEngine(cmd.Context(), func(c *engine.Conn) error {
-				st, err := c.Stats(cmd.Context(), circuitName(ccsPath), artifact.New(ccs))
+				st, err := snarkclient.New(c).Stats(cmd.Context(), circuitName(ccsPath), artifact.New(ccs))
 				if err != nil {
 					return files{"ccs": ccsPath}.explain(err)
 				}
@@ -218,7 +219,7 @@ func (a *app) checkCommand() *cobra.Command {
 				return err
 			}
 			return a.withEngine(cmd.Context(), func(c *engine.Conn) error {
-				res, err := c.Check(cmd.Context(), circuitName(ccsPath), artifact.New(ccs), wit)
+				res, err := snarkclient.New(c).Check(cmd.Context(), circuitName(ccsPath), artifact.New(ccs), wit)
 				if err != nil {
 					return files{"ccs": ccsPath, "witness": witnessPath}.explain(err)
 				}
@@ -250,7 +251,7 @@ func (a *app) solidityCommand() *cobra.Command {
 				return err
 			}
 			return a.withEngine(cmd.Context(), func(c *engine.Conn) error {
-				src, err := c.Solidity(cmd.Context(), circuitName(vkPath), artifact.New(vk))
+				src, err := snarkclient.New(c).Solidity(cmd.Context(), circuitName(vkPath), artifact.New(vk))
 				if err != nil {
 					return files{"vk": vkPath}.explain(err)
 				}

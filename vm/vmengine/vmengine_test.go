@@ -19,6 +19,7 @@ import (
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/enginetest"
+	"github.com/proofd/proofd/engine/vmclient"
 	"github.com/proofd/proofd/vm"
 	"github.com/proofd/proofd/vm/vmengine"
 )
@@ -105,7 +106,7 @@ func (r *reference) at(t *testing.T, i uint64) ([32]byte, *vm.Proof) {
 	return claim, p
 }
 
-func sameStep(t *testing.T, i uint64, got *engine.VMStepData, want *vm.Proof) {
+func sameStep(t *testing.T, i uint64, got *vmclient.StepData, want *vm.Proof) {
 	t.Helper()
 	var diff []string
 	check := func(field string, ok bool) {
@@ -147,7 +148,7 @@ func TestTraceMatchesCannon(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			st, pre := prestate(t, "hello", format)
 			c := inProcess(t)
-			tr, err := engine.NewVMTrace(ctxT(t), c, engine.VMLoadRequest{Prestate: pre, SnapshotEvery: 200_000})
+			tr, err := vmclient.NewTrace(ctxT(t), c, vmclient.LoadRequest{Prestate: pre, SnapshotEvery: 200_000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +185,7 @@ func TestTraceMatchesCannon(t *testing.T) {
 				if got != want[i] {
 					t.Fatalf("claim at %d differs from Cannon's", i)
 				}
-				sd, err := c.VMStepDataAt(ctxT(t), pre.Digest, i)
+				sd, err := vmclient.New(c).StepDataAt(ctxT(t), pre.Digest, i)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -192,14 +193,14 @@ func TestTraceMatchesCannon(t *testing.T) {
 			}
 			// Past the exit: the final state.
 			for _, i := range []uint64{end, end + 1, end + 1_000_000} {
-				cl, err := c.VMClaimAt(ctxT(t), pre.Digest, i)
+				cl, err := vmclient.New(c).ClaimAt(ctxT(t), pre.Digest, i)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if cl.Claim != info.FinalClaim || !cl.Exited || cl.Step != end {
 					t.Fatalf("claim at %d past the exit at %d: %+v", i, end, cl)
 				}
-				sd, err := c.VMStepDataAt(ctxT(t), pre.Digest, i)
+				sd, err := vmclient.New(c).StepDataAt(ctxT(t), pre.Digest, i)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -207,7 +208,7 @@ func TestTraceMatchesCannon(t *testing.T) {
 					t.Fatalf("step data at %d past the exit: pre %x post %x proof %d bytes", i, sd.Pre, sd.Post, len(sd.ProofData))
 				}
 			}
-			fin, err := c.VMFinal(ctxT(t), pre.Digest)
+			fin, err := vmclient.New(c).Final(ctxT(t), pre.Digest)
 			if err != nil || fin.Claim != info.FinalClaim || fin.ExitCode != 0 {
 				t.Fatalf("final: %+v %v", fin, err)
 			}
@@ -261,7 +262,7 @@ func TestPreimageReads(t *testing.T) {
 		t.Fatalf("the preimage guest read %d preimages, want at least 2", len(reads))
 	}
 	c := inProcess(t)
-	tr, err := engine.NewVMTrace(ctxT(t), c, engine.VMLoadRequest{Prestate: pre, SnapshotEvery: 100_000, Preimages: guestKV()})
+	tr, err := vmclient.NewTrace(ctxT(t), c, vmclient.LoadRequest{Prestate: pre, SnapshotEvery: 100_000, Preimages: guestKV()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestPreimageReads(t *testing.T) {
 	}
 	// Without the preimages the run cannot get past the first read.
 	_, pre2 := prestate(t, "preimage", "bin")
-	_, err = c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: pre2})
+	_, err = vmclient.New(c).Load(ctxT(t), vmclient.LoadRequest{Prestate: pre2})
 	if err == nil {
 		t.Fatal("a run whose preimages are missing loaded")
 	}
@@ -292,13 +293,13 @@ func TestBadPrestate(t *testing.T) {
 		"truncated": pre.Data[:len(pre.Data)/2],
 		"empty":     {},
 	} {
-		_, err := c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: artifact.New(data)})
+		_, err := vmclient.New(c).Load(ctxT(t), vmclient.LoadRequest{Prestate: artifact.New(data)})
 		var ie *engine.InputError
 		if !errors.As(err, &ie) || ie.Input != "prestate" {
 			t.Errorf("%s prestate: got %v, want an InputError naming the prestate", name, err)
 		}
 	}
-	if _, err := c.VMClaimAt(ctxT(t), artifact.Digest{7}, 1); err == nil {
+	if _, err := vmclient.New(c).ClaimAt(ctxT(t), artifact.Digest{7}, 1); err == nil {
 		t.Error("claim about a prestate that was never loaded succeeded")
 	}
 }
@@ -307,7 +308,7 @@ func TestBadPrestate(t *testing.T) {
 func TestSpawnedTrace(t *testing.T) {
 	st, pre := prestate(t, "hello", "snapshot")
 	c := spawned(t)
-	tr, err := engine.NewVMTrace(ctxT(t), c, engine.VMLoadRequest{Prestate: pre})
+	tr, err := vmclient.NewTrace(ctxT(t), c, vmclient.LoadRequest{Prestate: pre})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +325,7 @@ func TestSpawnedTrace(t *testing.T) {
 func TestSnapshotsStayBounded(t *testing.T) {
 	st, pre := prestate(t, "hello", "snapshot")
 	c := inProcess(t)
-	info, err := c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: pre, SnapshotEvery: 20_000})
+	info, err := vmclient.New(c).Load(ctxT(t), vmclient.LoadRequest{Prestate: pre, SnapshotEvery: 20_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +334,7 @@ func TestSnapshotsStayBounded(t *testing.T) {
 	}
 	ref := newReference(t, st, 1, nil)
 	want, _ := ref.at(t, 1_234_567)
-	got, err := c.VMClaimAt(ctxT(t), pre.Digest, 1_234_567)
+	got, err := vmclient.New(c).ClaimAt(ctxT(t), pre.Digest, 1_234_567)
 	if err != nil || got.Claim != want {
 		t.Fatalf("claim at 1234567: %v %v", got, err)
 	}
@@ -353,7 +354,7 @@ func TestAbsurdCannonCounts(t *testing.T) {
 	for off := len(pre.Data) - 1; off > len(pre.Data)-400 && off > 0; off -= stride {
 		b := bytes.Clone(pre.Data)
 		b[off] ^= 0xf0
-		_, err := c.VMLoad(ctxT(t), engine.VMLoadRequest{Prestate: artifact.New(b), MaxSteps: 1000})
+		_, err := vmclient.New(c).Load(ctxT(t), vmclient.LoadRequest{Prestate: artifact.New(b), MaxSteps: 1000})
 		var ie *engine.InputError
 		if errors.As(err, &ie) {
 			refused++

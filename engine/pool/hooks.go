@@ -1,10 +1,10 @@
-package engine
+package pool
 
 import "time"
 
 // Hooks observe a Factory. Every field is optional; each is called
 // synchronously, so keep them cheap. A Prometheus adapter lives in
-// engine/enginemetrics.
+// engine/pool/poolmetrics.
 type Hooks struct {
 	// PoolSize reports the configured pool size (0 for fresh mode).
 	PoolSize func(n int)

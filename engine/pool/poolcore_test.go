@@ -1,4 +1,4 @@
-package engine
+package pool
 
 import (
 	"errors"
@@ -93,8 +93,43 @@ func (m *poolModel) check(t *rapid.T) {
 	}
 }
 
-func TestPoolCoreStateMachine(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
+func TestPoolCoreStateMachine(t *testing.T) { rapid.Check(t, poolMachine) }
+
+// TestPoolCoreRegressionDeadReleaseServesQueue pins, by name, the run rapid
+// once shrank (size 1: get, get, start ok, release dead, respawn done): the
+// waiting caller must get the replacement engine, and the dead engine's
+// lease must not come back.
+func TestPoolCoreRegressionDeadReleaseServesQueue(t *testing.T) {
+	p := newPoolCore(1)
+	r1, effs := p.get(nil)
+	if len(effs) != 1 || effs[0].kind != effectStartAll {
+		t.Fatalf("first get: effects %+v, want one start", effs)
+	}
+	r2, _ := p.get(nil)
+	p.startDone(nil)
+	if !r1.done || r1.err != nil || r2.done {
+		t.Fatalf("after start: r1 %+v, r2 %+v; want r1 granted, r2 waiting", r1, r2)
+	}
+	news, effs := p.release(r1.slot, r1.gen, true, nil)
+	if !news || len(effs) != 1 || effs[0].kind != effectRespawn {
+		t.Fatalf("dead release: news %v effects %+v, want news and one respawn", news, effs)
+	}
+	if r2.done {
+		t.Fatal("r2 was granted the dead engine's slot before its replacement was up")
+	}
+	if ok, _ := p.respawnDone(effs[0].slot, effs[0].gen); !ok || !r2.done || r2.gen != effs[0].gen {
+		t.Fatalf("respawn done: ok %v, r2 %+v; want r2 granted generation %d", ok, r2, effs[0].gen)
+	}
+	if news, effs := p.release(r1.slot, r1.gen, false, nil); news || effs != nil {
+		t.Fatalf("stale release of the dead engine: news %v effects %+v, want ignored", news, effs)
+	}
+	if busy, waiting := p.counts(); busy != 1 || waiting != 0 {
+		t.Fatalf("counts: busy %d waiting %d, want 1 and 0", busy, waiting)
+	}
+}
+
+func poolMachine(t *rapid.T) {
+	{
 		size := rapid.IntRange(1, 4).Draw(t, "size")
 		m := &poolModel{core: newPoolCore(size), size: size, respawns: map[[2]int]bool{}}
 		for i := range 3 {
@@ -112,7 +147,7 @@ func TestPoolCoreStateMachine(t *testing.T) {
 				if r.done {
 					if r.err == nil {
 						m.leases = append(m.leases, r)
-					} else if !errors.Is(r.err, ErrFactoryClosed) {
+					} else if !errors.Is(r.err, ErrClosed) {
 						t.Fatalf("get failed with %v", r.err)
 					}
 				} else {
@@ -182,13 +217,13 @@ func TestPoolCoreStateMachine(t *testing.T) {
 					t.Skip("close rarely")
 				}
 				m.run(m.core.close())
-				if r, _ := m.core.get(nil); !errors.Is(r.err, ErrFactoryClosed) {
+				if r, _ := m.core.get(nil); !errors.Is(r.err, ErrClosed) {
 					t.Fatal("get after close did not fail")
 				}
 			},
 			"": m.check,
 		})
-	})
+	}
 }
 
 // TestPoolCoreAffinity: an idle engine that holds the job's artifacts wins.

@@ -1,4 +1,4 @@
-package host
+package protocol
 
 import (
 	"fmt"
@@ -6,8 +6,12 @@ import (
 	"strings"
 )
 
-// ProtocolVersion is the engine protocol version this build speaks.
-const ProtocolVersion = 1
+// Version is the engine protocol version this build speaks.
+const Version = 1
+
+// MaxMessageBytes is the default bound on one gRPC message, each way. An
+// engine may announce a different bound in its handshake.
+const MaxMessageBytes = 64 << 20
 
 // announcePrefix starts the one line an engine writes to stdout:
 //

@@ -1,4 +1,4 @@
-package engine_test
+package pool_test
 
 import (
 	"bufio"
@@ -23,6 +23,8 @@ import (
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/enginetest"
+	"github.com/proofd/proofd/engine/pool"
+	"github.com/proofd/proofd/engine/snarkclient"
 	"github.com/proofd/proofd/examples/circuits"
 )
 
@@ -37,8 +39,8 @@ type counters struct {
 	starts, startFailures, deaths, respawns atomic.Int32
 }
 
-func (c *counters) hooks() engine.Hooks {
-	return engine.Hooks{
+func (c *counters) hooks() pool.Hooks {
+	return pool.Hooks{
 		Started: func(_ time.Duration, err error) {
 			c.starts.Add(1)
 			if err != nil {
@@ -50,12 +52,12 @@ func (c *counters) hooks() engine.Hooks {
 	}
 }
 
-func newFactory(t *testing.T, cfg engine.FactoryConfig) *engine.Factory {
+func newFactory(t *testing.T, cfg pool.Config) *pool.Factory {
 	t.Helper()
 	if cfg.Start == nil {
 		cfg.Start = proofdStart(t)
 	}
-	f, err := engine.NewFactory(cfg)
+	f, err := pool.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func newFactory(t *testing.T, cfg engine.FactoryConfig) *engine.Factory {
 }
 
 func TestFreshFactory(t *testing.T) {
-	f := newFactory(t, engine.FactoryConfig{})
+	f := newFactory(t, pool.Config{})
 	seen := map[int]bool{}
 	for range 3 {
 		l, err := f.Get(context.Background())
@@ -88,7 +90,7 @@ func TestFreshFactory(t *testing.T) {
 
 func TestPoolLazySharedStart(t *testing.T) {
 	var c counters
-	f := newFactory(t, engine.FactoryConfig{PoolSize: 2, Hooks: c.hooks()})
+	f := newFactory(t, pool.Config{PoolSize: 2, Hooks: c.hooks()})
 	if kids, _ := enginetest.Children(); len(kids) != 0 {
 		t.Fatalf("a pool started engines before its first Get: %v", kids)
 	}
@@ -120,7 +122,7 @@ func TestPoolLazySharedStart(t *testing.T) {
 }
 
 func TestPoolGetHonoursContext(t *testing.T) {
-	f := newFactory(t, engine.FactoryConfig{PoolSize: 1})
+	f := newFactory(t, pool.Config{PoolSize: 1})
 	l, err := f.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +142,7 @@ func TestPoolGetHonoursContext(t *testing.T) {
 
 func TestPoolRespawnsDeadEngine(t *testing.T) {
 	var c counters
-	f := newFactory(t, engine.FactoryConfig{PoolSize: 1, Hooks: c.hooks()})
+	f := newFactory(t, pool.Config{PoolSize: 1, Hooks: c.hooks()})
 	l, err := f.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +182,7 @@ func TestPoolRespawnsDeadEngine(t *testing.T) {
 func TestPoolStartFailureIsNotSticky(t *testing.T) {
 	start := proofdStart(t)
 	var calls atomic.Int32
-	f := newFactory(t, engine.FactoryConfig{PoolSize: 3, Start: func(ctx context.Context) (*engine.Conn, error) {
+	f := newFactory(t, pool.Config{PoolSize: 3, Start: func(ctx context.Context) (*engine.Conn, error) {
 		if calls.Add(1) == 2 {
 			return engine.Spawn(ctx, engine.SpawnOptions{Path: "/bin/sh", Args: []string{"-c", "exit 7"}})
 		}
@@ -201,7 +203,7 @@ func TestPoolStartFailureIsNotSticky(t *testing.T) {
 }
 
 func TestPoolMissingBinaryFailsFast(t *testing.T) {
-	f := newFactory(t, engine.FactoryConfig{PoolSize: 2, Start: func(ctx context.Context) (*engine.Conn, error) {
+	f := newFactory(t, pool.Config{PoolSize: 2, Start: func(ctx context.Context) (*engine.Conn, error) {
 		return engine.Spawn(ctx, engine.SpawnOptions{Path: "/nonexistent/engine"})
 	}})
 	calls := 0
@@ -212,7 +214,7 @@ func TestPoolMissingBinaryFailsFast(t *testing.T) {
 }
 
 func TestCloseFailsWaiters(t *testing.T) {
-	f, err := engine.NewFactory(engine.FactoryConfig{PoolSize: 1, Start: proofdStart(t)})
+	f, err := pool.New(pool.Config{PoolSize: 1, Start: proofdStart(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,17 +231,17 @@ func TestCloseFailsWaiters(t *testing.T) {
 	if err := f.Close(context.Background()); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	if err := <-waiter; !errors.Is(err, engine.ErrFactoryClosed) {
-		t.Fatalf("waiter got %v, want ErrFactoryClosed", err)
+	if err := <-waiter; !errors.Is(err, pool.ErrClosed) {
+		t.Fatalf("waiter got %v, want ErrClosed", err)
 	}
 	l.Release() // after Close: harmless
-	if _, err := f.Get(context.Background()); !errors.Is(err, engine.ErrFactoryClosed) {
+	if _, err := f.Get(context.Background()); !errors.Is(err, pool.ErrClosed) {
 		t.Fatalf("Get after Close: %v", err)
 	}
 }
 
 func TestCloseJoinsTeardownErrors(t *testing.T) {
-	f, err := engine.NewFactory(engine.FactoryConfig{Start: proofdStart(t)})
+	f, err := pool.New(pool.Config{Start: proofdStart(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +270,7 @@ type verifyFixture struct {
 }
 
 func newVerifyFixture(t testing.TB, size int) verifyFixture {
-	ex, err := circuits.Build("mimc", size, ecc.BN254, engine.Groth16)
+	ex, err := circuits.Build("mimc", size, ecc.BN254, snarkclient.Groth16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +290,7 @@ func newVerifyFixture(t testing.TB, size int) verifyFixture {
 }
 
 func (fx verifyFixture) verify(ctx context.Context, c *engine.Conn) error {
-	res, err := c.Verify(ctx, engine.VerifyRequest{VK: fx.vk, Proof: fx.proof, Public: fx.public})
+	res, err := snarkclient.New(c).Verify(ctx, snarkclient.VerifyRequest{VK: fx.vk, Proof: fx.proof, Public: fx.public})
 	if err != nil {
 		return err
 	}
@@ -300,7 +302,7 @@ func (fx verifyFixture) verify(ctx context.Context, c *engine.Conn) error {
 
 func TestDoRetriesEngineDeathWithoutSpendingRetries(t *testing.T) {
 	fx := newVerifyFixture(t, 2)
-	f := newFactory(t, engine.FactoryConfig{PoolSize: 2, Retries: -0})
+	f := newFactory(t, pool.Config{PoolSize: 2, Retries: -0})
 	attempts := 0
 	err := f.Do(context.Background(), []artifact.Digest{fx.vk.Digest}, func(c *engine.Conn) error {
 		attempts++
@@ -317,11 +319,11 @@ func TestDoRetriesEngineDeathWithoutSpendingRetries(t *testing.T) {
 
 func TestDoDoesNotRetryBadInput(t *testing.T) {
 	fx := newVerifyFixture(t, 2)
-	f := newFactory(t, engine.FactoryConfig{PoolSize: 1})
+	f := newFactory(t, pool.Config{PoolSize: 1})
 	attempts := 0
 	err := f.Do(context.Background(), nil, func(c *engine.Conn) error {
 		attempts++
-		_, err := c.Verify(context.Background(), engine.VerifyRequest{VK: artifact.New(fx.vk.Data[:20]), Proof: fx.proof, Public: fx.public})
+		_, err := snarkclient.New(c).Verify(context.Background(), snarkclient.VerifyRequest{VK: artifact.New(fx.vk.Data[:20]), Proof: fx.proof, Public: fx.public})
 		return err
 	})
 	var ie *engine.InputError
@@ -389,13 +391,13 @@ func TestHelperPoolOwner(t *testing.T) {
 	if bin == "" {
 		t.Skip("helper process for TestParentDeathKillsEngines")
 	}
-	f, err := engine.NewFactory(engine.FactoryConfig{PoolSize: 3, Start: func(ctx context.Context) (*engine.Conn, error) {
+	f, err := pool.New(pool.Config{PoolSize: 3, Start: func(ctx context.Context) (*engine.Conn, error) {
 		return engine.Spawn(ctx, engine.SpawnOptions{Path: bin, Args: []string{"engine", "serve", "--exit-on-stdin-eof"}})
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var leases []*engine.Lease
+	var leases []*pool.Lease
 	for range 3 {
 		l, err := f.Get(context.Background())
 		if err != nil {
@@ -414,7 +416,7 @@ func TestStressFreshStarts(t *testing.T) {
 		t.Skip("500 process starts")
 	}
 	var c counters
-	f := newFactory(t, engine.FactoryConfig{Hooks: c.hooks()})
+	f := newFactory(t, pool.Config{Hooks: c.hooks()})
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	var failures atomic.Int32
@@ -452,7 +454,7 @@ func TestChaosPoolVerifications(t *testing.T) {
 	}
 	fx := newVerifyFixture(t, 2)
 	var c counters
-	f := newFactory(t, engine.FactoryConfig{PoolSize: 3, DeathRetries: 50, Hooks: c.hooks()})
+	f := newFactory(t, pool.Config{PoolSize: 3, DeathRetries: 50, Hooks: c.hooks()})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 

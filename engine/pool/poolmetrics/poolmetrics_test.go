@@ -1,4 +1,4 @@
-package enginemetrics
+package poolmetrics
 
 import (
 	"errors"

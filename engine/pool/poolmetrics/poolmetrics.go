@@ -1,31 +1,15 @@
-// Package enginemetrics exports an engine factory's hooks as Prometheus
-// metrics. The engine package itself does not import Prometheus (hooks are
-// plain functions); this adapter is what the CLI and the node register.
-//
-// Metrics (namespace proofd_engine_):
-//
-//	pool_size                 gauge      configured pool size (0: fresh engine per call)
-//	busy                      gauge      engines on lease
-//	waiting                   gauge      callers waiting for an engine
-//	starts_total{result}      counter    engine starts, result=ok|error
-//	start_seconds             histogram  time to start an engine
-//	deaths_total              counter    pooled engines found dead
-//	respawns_total            counter    dead engines replaced
-//	calls_total{result}       counter    Do attempts, result=ok|error
-//	call_seconds              histogram  Do attempt latency
-//	teardown_errors_total     counter    errors stopping an engine
-package enginemetrics
+package poolmetrics
 
 import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/pool"
 )
 
 // Hooks registers the metrics with reg and returns hooks that update them.
-func Hooks(reg prometheus.Registerer) (engine.Hooks, error) {
+func Hooks(reg prometheus.Registerer) (pool.Hooks, error) {
 	const ns, sub = "proofd", "engine"
 	poolSize := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "pool_size", Help: "Configured pool size (0: a fresh engine per call)."})
 	busy := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "busy", Help: "Engines on lease."})
@@ -39,7 +23,7 @@ func Hooks(reg prometheus.Registerer) (engine.Hooks, error) {
 	teardown := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "teardown_errors_total", Help: "Errors stopping an engine."})
 	for _, c := range []prometheus.Collector{poolSize, busy, waiting, starts, startTime, deaths, respawns, calls, callTime, teardown} {
 		if err := reg.Register(c); err != nil {
-			return engine.Hooks{}, err
+			return pool.Hooks{}, err
 		}
 	}
 	result := func(err error) string {
@@ -48,7 +32,7 @@ func Hooks(reg prometheus.Registerer) (engine.Hooks, error) {
 		}
 		return "ok"
 	}
-	return engine.Hooks{
+	return pool.Hooks{
 		PoolSize: func(n int) { poolSize.Set(float64(n)) },
 		Load: func(b, w int) {
 			busy.Set(float64(b))

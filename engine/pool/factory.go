@@ -1,4 +1,4 @@
-package engine
+package pool
 
 import (
 	"context"
@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/proofd/proofd/artifact"
+	"github.com/proofd/proofd/engine"
 )
 
-// ErrFactoryClosed is returned by Get after Close, and to callers that were
+// ErrClosed is returned by Get after Close, and to callers that were
 // waiting when Close was called.
-var ErrFactoryClosed = errors.New("engine factory closed")
+var ErrClosed = errors.New("engine factory closed")
 
-// FactoryConfig configures a Factory. Zero values get defaults.
-type FactoryConfig struct {
+// Config configures a Factory. Zero values get defaults.
+type Config struct {
 	// Start makes one engine, for example by Spawn. Required.
-	Start func(ctx context.Context) (*Conn, error)
+	Start func(ctx context.Context) (*engine.Conn, error)
 	// PoolSize is the number of long-lived engines; 0 means a fresh engine
 	// for every Get, stopped on Release.
 	PoolSize int
@@ -34,7 +35,7 @@ type FactoryConfig struct {
 	Hooks Hooks
 }
 
-func (c FactoryConfig) withDefaults() FactoryConfig {
+func (c Config) withDefaults() Config {
 	if c.Retries == 0 {
 		c.Retries = 2
 	}
@@ -48,7 +49,7 @@ func (c FactoryConfig) withDefaults() FactoryConfig {
 }
 
 // Validate reports every problem with the config.
-func (c FactoryConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	if c.Start == nil {
 		errs = append(errs, errors.New("factory config: Start is nil"))
@@ -66,30 +67,30 @@ func (c FactoryConfig) Validate() error {
 // long-lived engines. Its decisions live in poolCore; this type runs the
 // processes, goroutines and timers around it.
 type Factory struct {
-	cfg FactoryConfig
+	cfg Config
 
 	mu      sync.Mutex
-	core    *poolCore // pool mode
-	conns   []*Conn   // pool mode: each slot's current engine
+	core    *poolCore      // pool mode
+	conns   []*engine.Conn // pool mode: each slot's current engine
 	wakeups map[*request]chan struct{}
-	fresh   map[*Conn]struct{} // fresh mode: engines out on lease
+	fresh   map[*engine.Conn]struct{} // fresh mode: engines out on lease
 	closed  bool
 
 	stop chan struct{} // closed by Close: background work ends
 	bg   sync.WaitGroup
 }
 
-// NewFactory validates cfg and returns a factory. A pool starts its engines
+// New validates cfg and returns a factory. A pool starts its engines
 // on the first Get, not here.
-func NewFactory(cfg FactoryConfig) (*Factory, error) {
+func New(cfg Config) (*Factory, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	f := &Factory{cfg: cfg, wakeups: map[*request]chan struct{}{}, fresh: map[*Conn]struct{}{}, stop: make(chan struct{})}
+	f := &Factory{cfg: cfg, wakeups: map[*request]chan struct{}{}, fresh: map[*engine.Conn]struct{}{}, stop: make(chan struct{})}
 	if cfg.PoolSize > 0 {
 		f.core = newPoolCore(cfg.PoolSize)
-		f.conns = make([]*Conn, cfg.PoolSize)
+		f.conns = make([]*engine.Conn, cfg.PoolSize)
 		cfg.Hooks.poolSize(cfg.PoolSize)
 		f.bg.Add(1)
 		go f.healthLoop()
@@ -100,7 +101,7 @@ func NewFactory(cfg FactoryConfig) (*Factory, error) {
 // Lease is an engine on loan. Release it when done; releasing twice is
 // harmless.
 type Lease struct {
-	*Conn
+	*engine.Conn
 	f         *Factory
 	slot, gen int
 	affinity  []artifact.Digest
@@ -191,7 +192,7 @@ func (f *Factory) getFresh(ctx context.Context) (*Lease, error) {
 	closed := f.closed
 	f.mu.Unlock()
 	if closed {
-		return nil, ErrFactoryClosed
+		return nil, ErrClosed
 	}
 	c, err := f.start(ctx)
 	if err != nil {
@@ -200,7 +201,7 @@ func (f *Factory) getFresh(ctx context.Context) (*Lease, error) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
-		return nil, errors.Join(ErrFactoryClosed, c.Close())
+		return nil, errors.Join(ErrClosed, c.Close())
 	}
 	f.fresh[c] = struct{}{}
 	f.mu.Unlock()
@@ -208,7 +209,7 @@ func (f *Factory) getFresh(ctx context.Context) (*Lease, error) {
 }
 
 // start makes one engine and reports it to the hooks.
-func (f *Factory) start(ctx context.Context) (*Conn, error) {
+func (f *Factory) start(ctx context.Context) (*engine.Conn, error) {
 	t := time.Now()
 	c, err := f.cfg.Start(ctx)
 	f.cfg.Hooks.started(time.Since(t), err)
@@ -266,7 +267,7 @@ func (f *Factory) startAll() {
 	ctx, cancel := f.lifetime()
 	defer cancel()
 	n := f.cfg.PoolSize
-	conns, errs := make([]*Conn, n), make([]error, n)
+	conns, errs := make([]*engine.Conn, n), make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -342,7 +343,7 @@ func (f *Factory) respawn(slot, gen int) {
 
 // watch reports the engine's death to the core when its process exits.
 // f.mu is held.
-func (f *Factory) watch(slot, gen int, c *Conn) {
+func (f *Factory) watch(slot, gen int, c *engine.Conn) {
 	exited := c.Exited()
 	if exited == nil {
 		return // in-process: it cannot die on its own
@@ -384,7 +385,7 @@ func (f *Factory) healthLoop() {
 		}
 		type target struct {
 			slot, gen int
-			c         *Conn
+			c         *engine.Conn
 		}
 		var idle []target
 		f.mu.Lock()
@@ -421,7 +422,7 @@ func (f *Factory) Pids() []int {
 	return pids
 }
 
-// Close stops every engine, fails waiting callers with ErrFactoryClosed,
+// Close stops every engine, fails waiting callers with ErrClosed,
 // and returns every teardown failure joined.
 func (f *Factory) Close(ctx context.Context) error {
 	f.mu.Lock()
@@ -431,7 +432,7 @@ func (f *Factory) Close(ctx context.Context) error {
 	}
 	f.closed = true
 	close(f.stop)
-	var conns []*Conn
+	var conns []*engine.Conn
 	if f.core != nil {
 		f.apply(f.core.close())
 		for i, c := range f.conns {
@@ -467,7 +468,7 @@ func (f *Factory) Close(ctx context.Context) error {
 // retried on another engine (up to DeathRetries, without spending Retries);
 // bad input is never retried; other failures are retried up to Retries
 // times with backoff.
-func (f *Factory) Do(ctx context.Context, affinity []artifact.Digest, fn func(*Conn) error) error {
+func (f *Factory) Do(ctx context.Context, affinity []artifact.Digest, fn func(*engine.Conn) error) error {
 	var failures, deaths int
 	backoff := 50 * time.Millisecond
 	for {
@@ -475,19 +476,19 @@ func (f *Factory) Do(ctx context.Context, affinity []artifact.Digest, fn func(*C
 		l, err := f.Get(ctx, affinity...)
 		if err == nil {
 			err = fn(l.Conn)
-			if IsRetryable(err) {
+			if engine.IsRetryable(err) {
 				l.MarkDead()
 			}
 			l.Release()
 		}
 		f.cfg.Hooks.call(time.Since(start), err)
-		var ie *InputError
+		var ie *engine.InputError
 		switch {
 		case err == nil:
 			return nil
-		case ctx.Err() != nil, errors.Is(err, ErrFactoryClosed), errors.Is(err, ErrEngineNotFound), errors.As(err, &ie):
+		case ctx.Err() != nil, errors.Is(err, ErrClosed), errors.Is(err, engine.ErrEngineNotFound), errors.As(err, &ie):
 			return err
-		case IsRetryable(err):
+		case engine.IsRetryable(err):
 			if deaths++; deaths > f.cfg.DeathRetries {
 				return fmt.Errorf("gave up after %d engine deaths: %w", deaths-1, err)
 			}

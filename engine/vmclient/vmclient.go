@@ -1,15 +1,27 @@
-package engine
+package vmclient
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/proofd/proofd/artifact"
+	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/proto/enginev1"
 )
 
-// VMLoadRequest loads a prestate into a VM engine.
-type VMLoadRequest struct {
+// Client makes typed calls to a VM engine over a connection.
+type Client struct {
+	conn *engine.Conn
+	rpc  enginev1.VmClient
+}
+
+// New returns a VM client over c.
+func New(c *engine.Conn) *Client {
+	return &Client{conn: c, rpc: enginev1.NewVmClient(c.Raw())}
+}
+
+// LoadRequest loads a prestate into a VM engine.
+type LoadRequest struct {
 	// Prestate is a proofd snapshot or a Cannon state file.
 	Prestate artifact.Artifact
 	// SnapshotEvery is the distance between warm snapshots (0: engine default).
@@ -22,8 +34,8 @@ type VMLoadRequest struct {
 	PreimageServer []string
 }
 
-// VMTraceInfo describes a loaded prestate's run.
-type VMTraceInfo struct {
+// TraceInfo describes a loaded prestate's run.
+type TraceInfo struct {
 	PrestateClaim [32]byte
 	StartStep     uint64
 	EndStep       uint64
@@ -31,12 +43,12 @@ type VMTraceInfo struct {
 	ExitCode      uint8
 	FinalClaim    [32]byte
 	Snapshots     int
-	Timings       []Timing
+	Timings       []engine.Timing
 }
 
-// VMLoad loads a prestate; the engine runs it to its end once and keeps
+// Load loads a prestate; the engine runs it to its end once and keeps
 // snapshots warm for the questions that follow.
-func (c *Conn) VMLoad(ctx context.Context, req VMLoadRequest) (*VMTraceInfo, error) {
+func (c *Client) Load(ctx context.Context, req LoadRequest) (*TraceInfo, error) {
 	preq := &enginev1.VmLoadRequest{
 		Prestate: req.Prestate.Digest[:], SnapshotEvery: req.SnapshotEvery, MaxSteps: req.MaxSteps,
 		PreimageServer: req.PreimageServer,
@@ -45,16 +57,16 @@ func (c *Conn) VMLoad(ctx context.Context, req VMLoadRequest) (*VMTraceInfo, err
 		preq.Preimages = append(preq.Preimages, &enginev1.Preimage{Key: k[:], Value: v})
 	}
 	var resp *enginev1.VmLoadResponse
-	err := c.withArtifacts(ctx, "vm load", []artifact.Artifact{req.Prestate}, func() (err error) {
-		resp, err = c.vm.Load(ctx, preq)
+	err := c.conn.WithArtifacts(ctx, "vm load", []artifact.Artifact{req.Prestate}, func() (err error) {
+		resp, err = c.rpc.Load(ctx, preq)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	info := &VMTraceInfo{
+	info := &TraceInfo{
 		StartStep: resp.GetStartStep(), EndStep: resp.GetEndStep(), Exited: resp.GetExited(),
-		ExitCode: uint8(resp.GetExitCode()), Snapshots: int(resp.GetSnapshots()), Timings: timingsFrom(resp.GetTimings()),
+		ExitCode: uint8(resp.GetExitCode()), Snapshots: int(resp.GetSnapshots()), Timings: engine.Timings(resp.GetTimings()),
 	}
 	if err := hash32(&info.PrestateClaim, resp.GetPrestateClaim()); err != nil {
 		return nil, err
@@ -65,40 +77,40 @@ func (c *Conn) VMLoad(ctx context.Context, req VMLoadRequest) (*VMTraceInfo, err
 	return info, nil
 }
 
-// VMClaim is a claim about one step.
-type VMClaim struct {
+// Claim is a claim about one step.
+type Claim struct {
 	Claim    [32]byte
 	Step     uint64 // the step asked for, or the exit step before it
 	Exited   bool
 	ExitCode uint8
-	Timings  []Timing
+	Timings  []engine.Timing
 }
 
-// VMClaimAt is the state hash after step steps.
-func (c *Conn) VMClaimAt(ctx context.Context, prestate artifact.Digest, step uint64) (*VMClaim, error) {
-	resp, err := c.vm.Claim(ctx, &enginev1.VmStepRequest{Prestate: prestate[:], Step: step})
+// ClaimAt is the state hash after step steps.
+func (c *Client) ClaimAt(ctx context.Context, prestate artifact.Digest, step uint64) (*Claim, error) {
+	resp, err := c.rpc.Claim(ctx, &enginev1.VmStepRequest{Prestate: prestate[:], Step: step})
 	if err != nil {
-		return nil, fromStatus(ctx, "vm claim", err)
+		return nil, engine.FromStatus(ctx, "vm claim", err)
 	}
 	return claimFrom(resp)
 }
 
-// VMFinal is the state the program ended in.
-func (c *Conn) VMFinal(ctx context.Context, prestate artifact.Digest) (*VMClaim, error) {
-	resp, err := c.vm.Final(ctx, &enginev1.VmFinalRequest{Prestate: prestate[:]})
+// Final is the state the program ended in.
+func (c *Client) Final(ctx context.Context, prestate artifact.Digest) (*Claim, error) {
+	resp, err := c.rpc.Final(ctx, &enginev1.VmFinalRequest{Prestate: prestate[:]})
 	if err != nil {
-		return nil, fromStatus(ctx, "vm final", err)
+		return nil, engine.FromStatus(ctx, "vm final", err)
 	}
 	return claimFrom(resp)
 }
 
-func claimFrom(resp *enginev1.VmClaimResponse) (*VMClaim, error) {
-	cl := &VMClaim{Step: resp.GetStep(), Exited: resp.GetExited(), ExitCode: uint8(resp.GetExitCode()), Timings: timingsFrom(resp.GetTimings())}
+func claimFrom(resp *enginev1.VmClaimResponse) (*Claim, error) {
+	cl := &Claim{Step: resp.GetStep(), Exited: resp.GetExited(), ExitCode: uint8(resp.GetExitCode()), Timings: engine.Timings(resp.GetTimings())}
 	return cl, hash32(&cl.Claim, resp.GetClaim())
 }
 
-// VMStepData proves the step from Step to Step+1.
-type VMStepData struct {
+// StepData proves the step from Step to Step+1.
+type StepData struct {
 	Step         uint64
 	Pre, Post    [32]byte
 	StateData    []byte // the pre-state witness
@@ -106,19 +118,19 @@ type VMStepData struct {
 	OracleKey    []byte // empty when the step reads no preimage
 	OracleValue  []byte
 	OracleOffset uint64
-	Timings      []Timing
+	Timings      []engine.Timing
 }
 
-// VMStepDataAt returns what a challenger needs to prove step step.
-func (c *Conn) VMStepDataAt(ctx context.Context, prestate artifact.Digest, step uint64) (*VMStepData, error) {
-	resp, err := c.vm.StepData(ctx, &enginev1.VmStepRequest{Prestate: prestate[:], Step: step})
+// StepDataAt returns what a challenger needs to prove step step.
+func (c *Client) StepDataAt(ctx context.Context, prestate artifact.Digest, step uint64) (*StepData, error) {
+	resp, err := c.rpc.StepData(ctx, &enginev1.VmStepRequest{Prestate: prestate[:], Step: step})
 	if err != nil {
-		return nil, fromStatus(ctx, "vm step data", err)
+		return nil, engine.FromStatus(ctx, "vm step data", err)
 	}
-	sd := &VMStepData{
+	sd := &StepData{
 		Step: resp.GetStep(), StateData: resp.GetStateData(), ProofData: resp.GetProofData(),
 		OracleKey: resp.GetOracleKey(), OracleValue: resp.GetOracleValue(), OracleOffset: resp.GetOracleOffset(),
-		Timings: timingsFrom(resp.GetTimings()),
+		Timings: engine.Timings(resp.GetTimings()),
 	}
 	if err := hash32(&sd.Pre, resp.GetPre()); err != nil {
 		return nil, err
@@ -142,34 +154,35 @@ type PreimageData struct {
 	Offset uint64
 }
 
-// VMTrace is a trace provider over a VM engine, shaped like op-challenger's
+// Trace is a trace provider over a VM engine, shaped like op-challenger's
 // TraceProvider: positions are steps from the prestate's start.
-type VMTrace struct {
-	conn     *Conn
+type Trace struct {
+	client   *Client
 	prestate artifact.Digest
-	info     *VMTraceInfo
+	info     *TraceInfo
 }
 
-// NewVMTrace loads req's prestate into the engine and returns its trace.
-func NewVMTrace(ctx context.Context, c *Conn, req VMLoadRequest) (*VMTrace, error) {
-	info, err := c.VMLoad(ctx, req)
+// NewTrace loads req's prestate into the engine and returns its trace.
+func NewTrace(ctx context.Context, c *engine.Conn, req LoadRequest) (*Trace, error) {
+	client := New(c)
+	info, err := client.Load(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return &VMTrace{conn: c, prestate: req.Prestate.Digest, info: info}, nil
+	return &Trace{client: client, prestate: req.Prestate.Digest, info: info}, nil
 }
 
 // Info is what loading the prestate found.
-func (t *VMTrace) Info() *VMTraceInfo { return t.info }
+func (t *Trace) Info() *TraceInfo { return t.info }
 
 // AbsolutePreStateCommitment is the claim of the prestate itself.
-func (t *VMTrace) AbsolutePreStateCommitment(context.Context) ([32]byte, error) {
+func (t *Trace) AbsolutePreStateCommitment(context.Context) ([32]byte, error) {
 	return t.info.PrestateClaim, nil
 }
 
 // Get is the claim at position i (the final state's past the exit).
-func (t *VMTrace) Get(ctx context.Context, i uint64) ([32]byte, error) {
-	cl, err := t.conn.VMClaimAt(ctx, t.prestate, i)
+func (t *Trace) Get(ctx context.Context, i uint64) ([32]byte, error) {
+	cl, err := t.client.ClaimAt(ctx, t.prestate, i)
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -178,8 +191,8 @@ func (t *VMTrace) Get(ctx context.Context, i uint64) ([32]byte, error) {
 
 // GetStepData returns the pre-state witness and proof for the step from i,
 // and the preimage it reads (nil when none).
-func (t *VMTrace) GetStepData(ctx context.Context, i uint64) (prestate, proofData []byte, preimage *PreimageData, err error) {
-	sd, err := t.conn.VMStepDataAt(ctx, t.prestate, i)
+func (t *Trace) GetStepData(ctx context.Context, i uint64) (prestate, proofData []byte, preimage *PreimageData, err error) {
+	sd, err := t.client.StepDataAt(ctx, t.prestate, i)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -1,4 +1,4 @@
-package engine
+package pool
 
 import (
 	"github.com/proofd/proofd/artifact"
@@ -7,7 +7,8 @@ import (
 // poolCore is the pool's decision logic as a plain state machine: no
 // goroutines, no processes, no clocks. Factory feeds it events under its
 // mutex and carries out the effects it returns. Tests drive it directly
-// (pool_rapid_test.go).
+// (poolcore_test.go: a rapid state machine, with its shrunk failures
+// pinned as named regression tests).
 //
 // Lifecycle: unstarted → starting (all N engines at once, on the first Get)
 // → running, or back to unstarted if any engine failed to start (a failed
@@ -84,7 +85,7 @@ func (p *poolCore) get(affinity []artifact.Digest) (*request, []effect) {
 	r := &request{id: p.nextID, affinity: affinity, slot: -1}
 	switch p.phase {
 	case phaseClosed:
-		r.err, r.done = ErrFactoryClosed, true
+		r.err, r.done = ErrClosed, true
 		return r, nil
 	case phaseUnstarted:
 		p.phase = phaseStarting
@@ -245,7 +246,7 @@ func (p *poolCore) close() []effect {
 	p.phase = phaseClosed
 	effs := make([]effect, 0, len(p.queue)+1)
 	for _, r := range p.queue {
-		r.err, r.done = ErrFactoryClosed, true
+		r.err, r.done = ErrClosed, true
 		effs = append(effs, effect{kind: effectWake, req: r})
 	}
 	p.queue = nil

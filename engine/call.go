@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/proofd/proofd/artifact"
+	"github.com/proofd/proofd/debugrec"
+	"github.com/proofd/proofd/proto/enginev1"
+)
+
+// Timing is how long one stage of an engine call took.
+type Timing struct {
+	Stage    string        `json:"stage"`
+	Duration time.Duration `json:"ns"`
+}
+
+// Timings converts the protocol's stage timings.
+func Timings(ts []*enginev1.Timing) []Timing {
+	out := make([]Timing, len(ts))
+	for i, t := range ts {
+		out[i] = Timing{Stage: t.GetStage(), Duration: time.Duration(t.GetNanos())}
+	}
+	return out
+}
+
+// WithArtifacts runs call; if the engine reports artifacts missing, it
+// uploads those it has bytes for and runs call once more.
+func (c *Conn) WithArtifacts(ctx context.Context, op string, arts []artifact.Artifact, call func() error) error {
+	err := call()
+	missing := missingDigests(err)
+	if missing == nil {
+		return FromStatus(ctx, op, err)
+	}
+	for _, d := range missing {
+		a, ok := findArtifact(arts, d)
+		if !ok || a.Data == nil {
+			return fmt.Errorf("%s: engine lacks artifact %s and the caller has no bytes for it", op, d.Short())
+		}
+		if err := c.Upload(ctx, op, a); err != nil {
+			return err
+		}
+	}
+	return FromStatus(ctx, op, call())
+}
+
+func missingDigests(err error) []artifact.Digest {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.FailedPrecondition {
+		return nil
+	}
+	var out []artifact.Digest
+	for _, d := range st.Details() {
+		if m, ok := d.(*enginev1.MissingArtifacts); ok {
+			for _, raw := range m.GetDigests() {
+				if dg, err := artifact.Parse("missing artifact", raw); err == nil {
+					out = append(out, dg)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func findArtifact(arts []artifact.Artifact, d artifact.Digest) (artifact.Artifact, bool) {
+	for _, a := range arts {
+		if a.Digest == d {
+			return a, true
+		}
+	}
+	return artifact.Artifact{}, false
+}
+
+// uploadChunk is the size of one Upload message.
+const uploadChunk = 1 << 20
+
+// Upload sends an artifact's bytes to the engine, which checks the digest.
+func (c *Conn) Upload(ctx context.Context, kind string, a artifact.Artifact) error {
+	stream, err := c.core.Upload(ctx)
+	if err != nil {
+		return FromStatus(ctx, "upload "+kind, err)
+	}
+	err = stream.Send(&enginev1.UploadRequest{Part: &enginev1.UploadRequest_Header{Header: &enginev1.UploadHeader{
+		Digest: a.Digest[:], Size: uint64(len(a.Data)), Kind: kind,
+	}}})
+	for off := 0; err == nil && off < len(a.Data); off += uploadChunk {
+		end := min(off+uploadChunk, len(a.Data))
+		err = stream.Send(&enginev1.UploadRequest{Part: &enginev1.UploadRequest_Chunk{Chunk: a.Data[off:end]}})
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil // the server ended the stream early; CloseAndRecv has its status
+	}
+	if err != nil {
+		return FromStatus(ctx, "upload "+kind, err)
+	}
+	_, err = stream.CloseAndRecv()
+	return FromStatus(ctx, "upload "+kind, err)
+}
+
+// Download fetches a resident artifact and checks its digest.
+func (c *Conn) Download(ctx context.Context, d artifact.Digest) (artifact.Artifact, error) {
+	stream, err := c.core.Download(ctx, &enginev1.DownloadRequest{Digest: d[:]})
+	if err != nil {
+		return artifact.Artifact{}, FromStatus(ctx, "download", err)
+	}
+	var buf []byte
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return artifact.Artifact{}, FromStatus(ctx, "download "+d.Short(), err)
+		}
+		if buf == nil {
+			if msg.GetSize() > 1<<34 {
+				return artifact.Artifact{}, fmt.Errorf("download %s: engine announced %d bytes", d.Short(), msg.GetSize())
+			}
+			buf = make([]byte, 0, msg.GetSize())
+		}
+		buf = append(buf, msg.GetChunk()...)
+	}
+	a := artifact.New(buf)
+	if a.Digest != d {
+		return artifact.Artifact{}, fmt.Errorf("download %s: bytes hash to %s", d.Short(), a.Digest.Short())
+	}
+	return a, nil
+}
+
+// DigestEqual reports whether raw is the digest d.
+func DigestEqual(d artifact.Digest, raw []byte) bool {
+	return len(raw) == len(d) && string(raw) == string(d[:])
+}
+
+// NameOr labels a call: name, or the artifact's short digest.
+func NameOr(name string, a artifact.Artifact) string {
+	if name != "" {
+		return name
+	}
+	return a.Digest.Short()
+}
+
+// Recording is one call being recorded, or nothing when recording is off.
+type Recording struct{ call *debugrec.Call }
+
+// Record starts recording a call to op when $PROOFD_DEBUG_DIR is set:
+// inputs are written now, args make the replaying command.
+func (c *Conn) Record(op, name string, inputs []debugrec.File, args []string) (Recording, error) {
+	if c.rec == nil {
+		return Recording{}, nil
+	}
+	present := inputs[:0:0]
+	for _, f := range inputs {
+		if f.Data != nil {
+			present = append(present, f)
+		}
+	}
+	call, err := c.rec.Begin(op, name, present, args)
+	return Recording{call: call}, err
+}
+
+// Finish records the outcome and passes err through, adding any recording
+// failure to it.
+func (r Recording) Finish(outputs []debugrec.File, result any, err error) error {
+	if r.call == nil {
+		return err
+	}
+	return errors.Join(err, r.call.Finish(outputs, result, err))
+}

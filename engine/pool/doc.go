@@ -1,0 +1,16 @@
+// Package pool hands out engines: a fresh engine process per Get, or one of
+// a pool of long-lived engines that start on first use and are replaced when
+// they die. Do is the caller's loop around a lease: retries, death handling
+// and hooks. The pool's decisions are poolCore's, a state machine without
+// goroutines, clocks or I/O; Factory is the thin shell that runs processes
+// and timers around it.
+//
+// Invariants:
+//   - A pooled engine is leased to one caller at a time.
+//   - A dead engine is never handed out again once the pool knows (it is
+//     replaced).
+//   - A failed pool start leaves the pool unstarted, so the next Get retries.
+//   - After Close no engine the factory started is left running.
+//   - Hooks are plain functions; this package does not import Prometheus
+//     (engine/pool/poolmetrics adapts the hooks).
+package pool
