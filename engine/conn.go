@@ -37,11 +37,17 @@ type Dialer func(ctx context.Context, addr string) (net.Conn, error)
 // Dial connects to the engine at addr through dial and negotiates the
 // protocol version. Recording follows $PROOFD_DEBUG_DIR.
 func Dial(ctx context.Context, addr string, dial Dialer) (*Conn, error) {
-	cc, err := grpc.NewClient("passthrough:///"+addr,
+	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(dial),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(protocol.MaxMessageBytes), grpc.MaxCallSendMsgSize(protocol.MaxMessageBytes)),
-	)
+	}
+	// Static flow-control windows turn off gRPC's bandwidth estimator, which
+	// otherwise answers a response's data frame with a ping of its own: one
+	// more write and wake-up on both sides of every call. On a Unix socket
+	// there is no bandwidth to estimate.
+	opts = append(opts, grpc.WithInitialWindowSize(protocol.FlowWindowBytes), grpc.WithInitialConnWindowSize(protocol.FlowWindowBytes))
+	cc, err := grpc.NewClient("passthrough:///"+addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to engine %s: %w", addr, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -113,12 +114,18 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, store: NewStore(cfg.MaxResidentBytes), stopped: make(chan struct{})}
-	s.grpc = grpc.NewServer(
+	sopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(s.unaryGuard),
 		grpc.ChainStreamInterceptor(s.streamGuard),
-	)
+	}
+	// See engine.Dial: static windows keep the bandwidth estimator's pings
+	// off every call. Stream workers reuse goroutines instead of starting
+	// one per call.
+	sopts = append(sopts, grpc.InitialWindowSize(protocol.FlowWindowBytes), grpc.InitialConnWindowSize(protocol.FlowWindowBytes),
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))))
+	s.grpc = grpc.NewServer(sopts...)
 	enginev1.RegisterEngineServer(s.grpc, &core{
 		cfg: &s.cfg, store: s.store, inFlight: &s.inFlight, draining: &s.draining, shutdown: s.Stop,
 	})

@@ -13,6 +13,10 @@ const Version = 1
 // engine may announce a different bound in its handshake.
 const MaxMessageBytes = 64 << 20
 
+// FlowWindowBytes is the HTTP/2 flow-control window both sides set: one
+// message's worth, so a full-size message never waits for a window update.
+const FlowWindowBytes = MaxMessageBytes
+
 // announcePrefix starts the one line an engine writes to stdout:
 //
 //	proofd-engine|<protocol version>|unix|<socket path>|grpc
