@@ -92,11 +92,14 @@ func Engine(ctx context.Context, cfg EngineConfig) (*Report, error) {
 				}
 			}
 			progress("bench engine: %s: verify x%d per mode (fresh x%d)", tag, verifyReps, freshVerifyReps)
+			// Fresh engines are slow, so fewer of them are timed, spread evenly
+			// over the run rather than bunched at its start.
+			freshEvery := max(1, verifyReps/max(1, freshVerifyReps))
 			for i := range verifyReps {
 				if err := timeit(s, in("verify", "inprocess"), fx.verifyInProcess); err != nil {
 					return err
 				}
-				if i < freshVerifyReps {
+				if i%freshEvery == 0 && i/freshEvery < freshVerifyReps {
 					if err := timeit(s, in("verify", "fresh"), func() error { return fresh(ctx, cfg.Spawn, func(c *engine.Conn) error { return fx.verify(ctx, c) }) }); err != nil {
 						return err
 					}

@@ -31,10 +31,15 @@ type PoolConfig struct {
 }
 
 // Pool measures verifications through (a) gnark in this process, (b) a
-// fresh engine per call, (c) a pool of 2 engines: per-call latency and
-// throughput with 2 concurrent callers. Then a mix of three circuits on a
-// pool whose engines each hold two verifying keys, with and without
-// affinity.
+// fresh engine per call, (c) a pool of 2 engines: per-call latency with one
+// caller, and throughput with 2 concurrent callers. Then a mix of three
+// circuits on engines that each hold two verifying keys: a pool with
+// affinity, a pool told nothing (every call of a single caller lands on the
+// first idle engine), and plain round-robin over two engines.
+//
+// Every comparison runs in rounds (A B A B … within a round); a ratio is
+// computed per round and reported as the median over rounds with its
+// smallest and largest round (name_min, name_max).
 //
 // The in-process baseline starts, like the engines, from proof and public
 // witness bytes (decoding them is part of verifying a proof you were sent);
@@ -45,9 +50,9 @@ func Pool(ctx context.Context, cfg PoolConfig) (*Report, error) {
 			fmt.Fprintf(cfg.Progress, format+"\n", args...)
 		}
 	}
-	latencyReps, throughputN, freshN, rounds, mixReps := 200, 400, 40, 3, 150
+	rounds, latencyReps, throughputN, freshN, mixReps := 5, 80, 200, 20, 60
 	if cfg.Quick {
-		latencyReps, throughputN, freshN, rounds, mixReps = 10, 20, 4, 1, 12
+		rounds, latencyReps, throughputN, freshN, mixReps = 1, 10, 20, 4, 12
 	}
 	rep := newReport("pool")
 	s := samples{}
@@ -85,24 +90,25 @@ func Pool(ctx context.Context, cfg PoolConfig) (*Report, error) {
 			return f.Do(ctx, aff, func(c *engine.Conn) error { return fx.verifyOn(ctx, c) })
 		}
 	}
-	if err := viaEngine(pooled, fx, true)(); err != nil { // start the pool, make the key resident
+	// Start the pool and make the key resident in both engines.
+	if _, err := concurrently(2, 4, viaEngine(pooled, fx, true)); err != nil {
 		return nil, err
 	}
 
-	progress("bench pool: per-call verify latency x%d", latencyReps)
-	for range latencyReps {
-		if err := timeit(s, "verify inprocess", fx.verifyInProcess); err != nil {
-			return nil, err
-		}
-		if err := timeit(s, "verify pooled", viaEngine(pooled, fx, true)); err != nil {
-			return nil, err
-		}
-	}
-	rep.ratio("pooled_over_inprocess_verify", s, "verify pooled", "verify inprocess")
-
-	progress("bench pool: throughput, 2 callers, %d rounds", rounds)
+	var latency, tputInproc, tputFresh []float64
 	tput := map[string][]float64{}
-	for range rounds {
+	for r := range rounds {
+		progress("bench pool: round %d/%d: per-call verify latency x%d, throughput with 2 callers", r+1, rounds, latencyReps)
+		rs := samples{}
+		for range latencyReps {
+			if err := timeit(rs, "verify inprocess", fx.verifyInProcess); err != nil {
+				return nil, err
+			}
+			if err := timeit(rs, "verify pooled", viaEngine(pooled, fx, true)); err != nil {
+				return nil, err
+			}
+		}
+		latency = append(latency, rs.median("verify pooled")/rs.median("verify inprocess"))
 		for _, c := range []struct {
 			name string
 			n    int
@@ -116,42 +122,84 @@ func Pool(ctx context.Context, cfg PoolConfig) (*Report, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", c.name, err)
 			}
-			s[c.name] = append(s[c.name], d/time.Duration(c.n)) // time per verification
+			rs[c.name] = append(rs[c.name], d/time.Duration(c.n)) // time per verification
 			tput[c.name] = append(tput[c.name], float64(c.n)/d.Seconds())
 		}
+		// Throughput ratios are inverse per-verification time ratios.
+		tputInproc = append(tputInproc, rs.median("throughput inprocess")/rs.median("throughput pooled"))
+		tputFresh = append(tputFresh, rs.median("throughput fresh")/rs.median("throughput pooled"))
+		for c, d := range rs {
+			s[c] = append(s[c], d...)
+		}
 	}
-	// Throughput ratios are inverse per-verification time ratios.
-	rep.ratio("pooled_over_fresh_throughput", s, "throughput fresh", "throughput pooled")
-	rep.ratio("pooled_over_inprocess_throughput", s, "throughput inprocess", "throughput pooled")
+	rep.spread("pooled_over_inprocess_verify", latency)
+	rep.spread("pooled_over_inprocess_throughput", tputInproc)
+	rep.spread("pooled_over_fresh_throughput", tputFresh)
 	for name, v := range tput {
 		rep.Ratios[name+"_per_s"] = round3(median(v))
 	}
 
-	progress("bench pool: three circuits, engines holding two keys each, affinity vs none x%d", mixReps)
-	// Three Groth16 BN254 keys of ~400 bytes; 1000 bytes holds two.
-	small := start("--max-resident-bytes", "1000")
-	withAff, err := pool.New(pool.Config{PoolSize: 2, Start: small})
+	mixNone, mixRR, err := mix(ctx, start("--max-resident-bytes", mixBudget), fxs, rounds, mixReps, s, viaEngine, progress)
 	if err != nil {
 		return nil, err
+	}
+	rep.spread("mix_none_over_affinity_latency", mixNone)
+	rep.spread("mix_roundrobin_over_affinity_latency", mixRR)
+	rep.addRows(s, []string{"verify inprocess", "verify pooled", "throughput inprocess", "throughput fresh", "throughput pooled", "mix affinity", "mix none", "mix roundrobin"})
+	return rep, nil
+}
+
+// mixBudget is an engine budget that holds two of the mix's three verifying
+// keys (raw bytes and decoded forms) but not three.
+const mixBudget = "1000"
+
+// mix cycles three circuits through engines that each hold two of their
+// keys, one caller at a time: a pool with affinity, a pool told nothing
+// (every call lands on the first idle engine), and round-robin over two
+// engines. It returns, per round, the latency of none and of round-robin
+// over that of affinity.
+func mix(ctx context.Context, start func(context.Context) (*engine.Conn, error), fxs []*verifyFixture, rounds, reps int, s samples,
+	viaEngine func(*pool.Factory, *verifyFixture, bool) func() error, progress func(string, ...any),
+) (none, rr []float64, err error) {
+	withAff, err := pool.New(pool.Config{PoolSize: 2, Start: start})
+	if err != nil {
+		return nil, nil, err
 	}
 	defer withAff.Close(context.Background())
-	without, err := pool.New(pool.Config{PoolSize: 2, Start: small})
+	without, err := pool.New(pool.Config{PoolSize: 2, Start: start})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer without.Close(context.Background())
-	for i := range mixReps {
-		fx := fxs[i%3]
-		if err := timeit(s, "mix affinity", viaEngine(withAff, fx, true)); err != nil {
-			return nil, err
+	var robin [2]*engine.Conn
+	for i := range robin {
+		if robin[i], err = start(ctx); err != nil {
+			return nil, nil, err
 		}
-		if err := timeit(s, "mix none", viaEngine(without, fx, false)); err != nil {
-			return nil, err
+		defer robin[i].Close()
+	}
+	for r := range rounds {
+		progress("bench pool: round %d/%d: three circuits, engines holding two keys each x%d", r+1, rounds, reps)
+		rs := samples{}
+		for i := range reps {
+			fx := fxs[i%3]
+			if err := timeit(rs, "mix affinity", viaEngine(withAff, fx, true)); err != nil {
+				return nil, nil, err
+			}
+			if err := timeit(rs, "mix none", viaEngine(without, fx, false)); err != nil {
+				return nil, nil, err
+			}
+			if err := timeit(rs, "mix roundrobin", func() error { return fx.verifyOn(ctx, robin[i%2]) }); err != nil {
+				return nil, nil, err
+			}
+		}
+		none = append(none, rs.median("mix none")/rs.median("mix affinity"))
+		rr = append(rr, rs.median("mix roundrobin")/rs.median("mix affinity"))
+		for c, d := range rs {
+			s[c] = append(s[c], d...)
 		}
 	}
-	rep.ratio("affinity_over_none_throughput", s, "mix none", "mix affinity")
-	rep.addRows(s, []string{"verify inprocess", "verify pooled", "throughput inprocess", "throughput fresh", "throughput pooled", "mix affinity", "mix none"})
-	return rep, nil
+	return none, rr, nil
 }
 
 // concurrently runs fn n times over k goroutines and returns the wall time.
@@ -184,12 +232,6 @@ func concurrently(k, n int, fn func() error) (time.Duration, error) {
 		}
 	}
 	return d, nil
-}
-
-func median(v []float64) float64 {
-	v = slices.Clone(v)
-	slices.Sort(v)
-	return v[len(v)/2]
 }
 
 // verifyFixture is a Groth16 BN254 proof with its verifying key.

@@ -39,17 +39,31 @@ func newReport(name string) *Report {
 // samples collects durations per case.
 type samples map[string][]time.Duration
 
-func (s samples) median(c string) float64 {
-	d := slices.Clone(s[c])
-	if len(d) == 0 {
+func (s samples) median(c string) float64 { return msOf(median(s[c])) }
+
+// median is the one median every benchmark uses: the middle value, or the
+// mean of the two middle values of an even count; zero for none.
+func median[T time.Duration | float64](v []T) T {
+	if len(v) == 0 {
 		return 0
 	}
-	slices.Sort(d)
-	mid := d[len(d)/2]
-	if len(d)%2 == 0 {
-		mid = (d[len(d)/2-1] + d[len(d)/2]) / 2
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
 	}
-	return msOf(mid)
+	return v[len(v)/2]
+}
+
+// spread records a ratio measured once per round: its median under name,
+// and the smallest and largest round under name_min and name_max.
+func (r *Report) spread(name string, perRound []float64) {
+	if len(perRound) == 0 {
+		return
+	}
+	r.Ratios[name] = round3(median(perRound))
+	r.Ratios[name+"_min"] = round3(slices.Min(perRound))
+	r.Ratios[name+"_max"] = round3(slices.Max(perRound))
 }
 
 func msOf(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

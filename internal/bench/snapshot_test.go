@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/proofd/proofd/engine/enginetest"
 	"github.com/proofd/proofd/internal/bench"
 )
 
@@ -24,6 +25,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
+	enginetest.Cleanup() // the proofd binary BenchmarkVerifyPath built
 	if err := goleak.Find(); err != nil {
 		fmt.Fprintln(os.Stderr, "goleak:", err)
 		code = 1

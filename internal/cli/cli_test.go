@@ -265,7 +265,7 @@ func TestBenchPoolQuick(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("bench output is not JSON: %v\n%s", err, r.stdout)
 	}
-	for _, k := range []string{"pooled_over_inprocess_verify", "pooled_over_fresh_throughput", "affinity_over_none_throughput"} {
+	for _, k := range []string{"pooled_over_inprocess_verify", "pooled_over_inprocess_verify_min", "pooled_over_inprocess_verify_max", "pooled_over_inprocess_throughput", "pooled_over_fresh_throughput", "mix_none_over_affinity_latency", "mix_roundrobin_over_affinity_latency"} {
 		if rep.Ratios[k] <= 0 {
 			t.Errorf("ratio %s = %v, want > 0", k, rep.Ratios[k])
 		}
