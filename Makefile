@@ -1,5 +1,9 @@
 # proofd — build and test. `make test` is what CI runs (.ci/run).
 GO ?= go
+# Tests compare the VM with the real cannon binary, which they build from the
+# optimism module; here a cannon that cannot be built fails the run instead of
+# skipping the comparison.
+export PROOFD_REQUIRE_CANNON ?= 1
 # Packages that run goroutines and processes concurrently run again under -race.
 RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./snapshot/... ./vm/...
 

@@ -380,6 +380,24 @@ func TestCancelQueued(t *testing.T) {
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("cancel took %s", took)
 	}
+	// The client gave up on its own deadline whatever the engine did; check
+	// the engine dropped the queued prove: while the long prove still runs,
+	// the engine must count one call in flight, not two.
+	for {
+		h, err := c.Health(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-long:
+			t.Fatalf("the long prove ended (%v) while the engine still counted %d calls in flight: the abandoned prove stayed queued", err, h.GetInFlight()+1)
+		default:
+		}
+		if h.GetInFlight() == 1 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	if err := <-long; err != nil {
 		t.Fatalf("the running prove: %v", err)
 	}
