@@ -31,6 +31,11 @@ type Config struct {
 	// HealthInterval is how often idle pooled engines are health-checked
 	// (default 5 s).
 	HealthInterval time.Duration
+	// ResidentCap bounds how many artifacts the pool remembers per engine
+	// for affinity (default 32). An engine evicts its least recently used
+	// artifacts under its byte budget, so the pool forgets in the same
+	// order rather than steer callers to what is long gone.
+	ResidentCap int
 	// Hooks observe the factory; see Hooks.
 	Hooks Hooks
 }
@@ -44,6 +49,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = 5 * time.Second
+	}
+	if c.ResidentCap == 0 {
+		c.ResidentCap = 32
 	}
 	return c
 }
@@ -59,6 +67,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retries < 0 || c.DeathRetries < 0 {
 		errs = append(errs, errors.New("factory config: retry counts must not be negative"))
+	}
+	if c.ResidentCap < 0 {
+		errs = append(errs, fmt.Errorf("factory config: ResidentCap %d is negative", c.ResidentCap))
 	}
 	return errors.Join(errs...)
 }
@@ -89,7 +100,7 @@ func New(cfg Config) (*Factory, error) {
 	cfg = cfg.withDefaults()
 	f := &Factory{cfg: cfg, wakeups: map[*request]chan struct{}{}, fresh: map[*engine.Conn]struct{}{}, stop: make(chan struct{})}
 	if cfg.PoolSize > 0 {
-		f.core = newPoolCore(cfg.PoolSize)
+		f.core = newPoolCore(cfg.PoolSize, cfg.ResidentCap)
 		f.conns = make([]*engine.Conn, cfg.PoolSize)
 		cfg.Hooks.poolSize(cfg.PoolSize)
 		f.bg.Add(1)
@@ -104,7 +115,6 @@ type Lease struct {
 	*engine.Conn
 	f         *Factory
 	slot, gen int
-	affinity  []artifact.Digest
 	once      sync.Once
 	dead      bool
 }
@@ -112,6 +122,31 @@ type Lease struct {
 // MarkDead tells the factory the engine misbehaved: it is replaced, not
 // reused.
 func (l *Lease) MarkDead() { l.dead = true }
+
+// Holds tells the pool that the engine now holds digests besides the
+// affinity it was leased with, for example the keys a Setup produced on
+// it, so that later calls needing them prefer this engine. The facts are
+// about the engine, so they stay true after Release.
+func (l *Lease) Holds(digests ...artifact.Digest) {
+	if l.f.core == nil {
+		return // a fresh engine is stopped on Release: nothing to remember
+	}
+	l.f.mu.Lock()
+	l.f.core.holds(l.slot, l.gen, digests)
+	l.f.mu.Unlock()
+}
+
+// Resident replaces what the pool believes the engine holds with digests,
+// most recently used first, as the engine's store reports them. Beyond
+// ResidentCap only the first are kept.
+func (l *Lease) Resident(digests []artifact.Digest) {
+	if l.f.core == nil {
+		return
+	}
+	l.f.mu.Lock()
+	l.f.core.reportResident(l.slot, l.gen, digests)
+	l.f.mu.Unlock()
+}
 
 // Release returns the engine (pool) or stops it (fresh).
 func (l *Lease) Release() { l.once.Do(l.release) }
@@ -128,7 +163,7 @@ func (l *Lease) release() {
 		return
 	}
 	f.mu.Lock()
-	news, effs := f.core.release(l.slot, l.gen, l.dead, l.affinity)
+	news, effs := f.core.release(l.slot, l.gen, l.dead)
 	f.apply(effs)
 	f.observe()
 	f.mu.Unlock()
@@ -138,7 +173,8 @@ func (l *Lease) release() {
 }
 
 // Get returns an engine. affinity names the artifacts the caller's job
-// uses; a pool prefers an idle engine that already holds them.
+// uses; a pool prefers an idle engine that already holds them, and from
+// then on counts them as held by the engine it granted.
 func (f *Factory) Get(ctx context.Context, affinity ...artifact.Digest) (*Lease, error) {
 	if f.core == nil {
 		return f.getFresh(ctx)
@@ -169,7 +205,7 @@ func (f *Factory) Get(ctx context.Context, affinity ...artifact.Digest) (*Lease,
 			}
 			<-wake // granted meanwhile: give it back
 			if r.err == nil {
-				f.leaseFor(r, affinity).Release()
+				f.leaseFor(r).Release()
 			}
 			return nil, fmt.Errorf("waiting for an engine: %w", ctx.Err())
 		}
@@ -177,14 +213,14 @@ func (f *Factory) Get(ctx context.Context, affinity ...artifact.Digest) (*Lease,
 	if r.err != nil {
 		return nil, r.err
 	}
-	return f.leaseFor(r, affinity), nil
+	return f.leaseFor(r), nil
 }
 
-func (f *Factory) leaseFor(r *request, affinity []artifact.Digest) *Lease {
+func (f *Factory) leaseFor(r *request) *Lease {
 	f.mu.Lock()
 	c := f.conns[r.slot]
 	f.mu.Unlock()
-	return &Lease{Conn: c, f: f, slot: r.slot, gen: r.gen, affinity: affinity}
+	return &Lease{Conn: c, f: f, slot: r.slot, gen: r.gen}
 }
 
 func (f *Factory) getFresh(ctx context.Context) (*Lease, error) {
@@ -464,18 +500,26 @@ func (f *Factory) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Do runs fn on an engine. A call that fails because its engine died is
-// retried on another engine (up to DeathRetries, without spending Retries);
-// bad input is never retried; other failures are retried up to Retries
-// times with backoff.
+// Do runs fn on an engine; it is DoLease for callers that need only the
+// connection.
 func (f *Factory) Do(ctx context.Context, affinity []artifact.Digest, fn func(*engine.Conn) error) error {
+	return f.DoLease(ctx, affinity, func(l *Lease) error { return fn(l.Conn) })
+}
+
+// DoLease runs fn on an engine leased with affinity, the digests of the
+// request's inputs. fn gets the lease so it can tell the pool what the
+// engine now holds (Holds, Resident). A call that fails because its engine
+// died is retried on another engine (up to DeathRetries, without spending
+// Retries); bad input is never retried; other failures are retried up to
+// Retries times with backoff.
+func (f *Factory) DoLease(ctx context.Context, affinity []artifact.Digest, fn func(*Lease) error) error {
 	var failures, deaths int
 	backoff := 50 * time.Millisecond
 	for {
 		start := time.Now()
 		l, err := f.Get(ctx, affinity...)
 		if err == nil {
-			err = fn(l.Conn)
+			err = fn(l)
 			if engine.IsRetryable(err) {
 				l.MarkDead()
 			}
