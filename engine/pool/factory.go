@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
@@ -15,7 +19,44 @@ import (
 // waiting when Close was called.
 var ErrClosed = errors.New("engine factory closed")
 
-// Config configures a Factory. Zero values get defaults.
+// ErrPoisonRequest is what a *PoisonError matches with errors.Is: a request
+// that kills every engine it runs on (an untrusted constraint system that
+// crashes gnark's solver, say). Retrying it would only kill more engines.
+var ErrPoisonRequest = errors.New("request kills engines")
+
+// PoisonError is Do's verdict on a request whose calls killed more engines
+// than DeathRetries allows. It is not retryable (engine.IsRetryable is false).
+type PoisonError struct {
+	// Inputs are the digests the request declared (Do's affinity).
+	Inputs []artifact.Digest
+	// Deaths is how many engines died under the request.
+	Deaths int
+	// Last is the failure of the last call.
+	Last error
+}
+
+func (e *PoisonError) Error() string {
+	inputs := "no declared inputs"
+	if len(e.Inputs) > 0 {
+		hex := make([]string, len(e.Inputs))
+		for i, d := range e.Inputs {
+			hex[i] = d.String()
+		}
+		inputs = "inputs " + strings.Join(hex, ", ")
+	}
+	return fmt.Sprintf("engine pool: request with %s killed %d engines, not retried (last failure: %v): %v", inputs, e.Deaths, e.Last, ErrPoisonRequest)
+}
+
+// Unwrap is ErrPoisonRequest alone: the last failure is an engine death,
+// retryable by itself, and must not make the verdict look retryable.
+func (e *PoisonError) Unwrap() error { return ErrPoisonRequest }
+
+// NoRetries, as Config.Retries or Config.DeathRetries, means no retries at
+// all. Zero means the default, so that a Config literal that names only what
+// it changes gets sane values.
+const NoRetries = -1
+
+// Config configures a Factory. Zero values mean defaults (EnsureDefaults).
 type Config struct {
 	// Start makes one engine, for example by Spawn. Required.
 	Start func(ctx context.Context) (*engine.Conn, error)
@@ -23,10 +64,13 @@ type Config struct {
 	// for every Get, stopped on Release.
 	PoolSize int
 	// Retries bounds Do's retries of failures that are neither bad input
-	// nor an engine's death (default 2).
+	// nor an engine's death, with jittered exponential backoff between
+	// them (default 2; NoRetries for none).
 	Retries int
-	// DeathRetries bounds Do's retries after an engine died under a call
-	// (default 8). They do not spend Retries.
+	// DeathRetries bounds Do's retries on another engine after an engine
+	// died under a call (default 1; NoRetries for none). They do not spend
+	// Retries. A request under which DeathRetries+1 engines died is poison:
+	// Do gives up with a *PoisonError.
 	DeathRetries int
 	// HealthInterval is how often idle pooled engines are health-checked
 	// (default 5 s).
@@ -40,12 +84,14 @@ type Config struct {
 	Hooks Hooks
 }
 
-func (c Config) withDefaults() Config {
+// EnsureDefaults fills every zero field that has a default, and returns c.
+// It is idempotent: NoRetries stays NoRetries.
+func (c *Config) EnsureDefaults() *Config {
 	if c.Retries == 0 {
 		c.Retries = 2
 	}
 	if c.DeathRetries == 0 {
-		c.DeathRetries = 8
+		c.DeathRetries = 1
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = 5 * time.Second
@@ -56,8 +102,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports every problem with the config.
-func (c Config) Validate() error {
+// Validate reports every problem with the config at once.
+func (c *Config) Validate() error {
 	var errs []error
 	if c.Start == nil {
 		errs = append(errs, errors.New("factory config: Start is nil"))
@@ -65,13 +111,33 @@ func (c Config) Validate() error {
 	if c.PoolSize < 0 {
 		errs = append(errs, fmt.Errorf("factory config: PoolSize %d is negative", c.PoolSize))
 	}
-	if c.Retries < 0 || c.DeathRetries < 0 {
-		errs = append(errs, errors.New("factory config: retry counts must not be negative"))
+	for _, r := range []struct {
+		name string
+		n    int
+	}{{"Retries", c.Retries}, {"DeathRetries", c.DeathRetries}} {
+		if r.n < NoRetries {
+			errs = append(errs, fmt.Errorf("factory config: %s %d is negative (NoRetries means none)", r.name, r.n))
+		}
+	}
+	if c.HealthInterval < 0 {
+		errs = append(errs, fmt.Errorf("factory config: HealthInterval %s is negative", c.HealthInterval))
 	}
 	if c.ResidentCap < 0 {
 		errs = append(errs, fmt.Errorf("factory config: ResidentCap %d is negative", c.ResidentCap))
 	}
 	return errors.Join(errs...)
+}
+
+// newBackOff is the wait between retries, of a call or of an engine start:
+// exponential from 50 ms to 5 s, each wait jittered by ±50% so that callers
+// (or slots) that failed together do not retry in lockstep.
+func newBackOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval:     50 * time.Millisecond,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         5 * time.Second,
+	}
 }
 
 // Factory hands out engines: a fresh one per Get, or one of a pool of
@@ -94,10 +160,9 @@ type Factory struct {
 // New validates cfg and returns a factory. A pool starts its engines
 // on the first Get, not here.
 func New(cfg Config) (*Factory, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.EnsureDefaults().Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
 	f := &Factory{cfg: cfg, wakeups: map[*request]chan struct{}{}, fresh: map[*engine.Conn]struct{}{}, stop: make(chan struct{})}
 	if cfg.PoolSize > 0 {
 		f.core = newPoolCore(cfg.PoolSize, cfg.ResidentCap)
@@ -348,33 +413,25 @@ func (f *Factory) respawn(slot, gen int) {
 	defer f.bg.Done()
 	ctx, cancel := f.lifetime()
 	defer cancel()
-	backoff := 50 * time.Millisecond
-	for {
-		c, err := f.start(ctx)
-		if err == nil {
-			f.mu.Lock()
-			wanted, effs := f.core.respawnDone(slot, gen)
-			if wanted {
-				f.conns[slot] = c
-				f.watch(slot, gen, c)
-				f.apply(effs)
-				f.observe()
-			}
-			f.mu.Unlock()
-			if !wanted {
-				c.Close()
-				return
-			}
-			f.cfg.Hooks.respawned()
-			return
-		}
-		select {
-		case <-f.stop:
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
+	c, err := backoff.Retry(ctx, func() (*engine.Conn, error) { return f.start(ctx) },
+		backoff.WithBackOff(newBackOff()), backoff.WithMaxElapsedTime(0))
+	if err != nil {
+		return // the factory closed
 	}
+	f.mu.Lock()
+	wanted, effs := f.core.respawnDone(slot, gen)
+	if wanted {
+		f.conns[slot] = c
+		f.watch(slot, gen, c)
+		f.apply(effs)
+		f.observe()
+	}
+	f.mu.Unlock()
+	if !wanted {
+		c.Close()
+		return
+	}
+	f.cfg.Hooks.respawned()
 }
 
 // watch reports the engine's death to the core when its process exits.
@@ -508,17 +565,23 @@ func (f *Factory) Do(ctx context.Context, affinity []artifact.Digest, fn func(*e
 
 // DoLease runs fn on an engine leased with affinity, the digests of the
 // request's inputs. fn gets the lease so it can tell the pool what the
-// engine now holds (Holds, Resident). A call that fails because its engine
-// died is retried on another engine (up to DeathRetries, without spending
-// Retries); bad input is never retried; other failures are retried up to
-// Retries times with backoff.
+// engine now holds (Holds, Resident).
+//
+// A call that fails because its engine died is retried on another engine
+// at once (the dead one is replaced in the background), up to DeathRetries
+// times without spending Retries; one more death and the request is
+// poison: Do returns a *PoisonError naming affinity and reports it to
+// Hooks.Poison. Bad input, a missing binary and a closed factory are never
+// retried; other failures, a failed engine start among them, are retried
+// up to Retries times with jittered backoff.
 func (f *Factory) DoLease(ctx context.Context, affinity []artifact.Digest, fn func(*Lease) error) error {
 	var failures, deaths int
-	backoff := 50 * time.Millisecond
+	wait := newBackOff()
 	for {
 		start := time.Now()
 		l, err := f.Get(ctx, affinity...)
-		if err == nil {
+		ran := err == nil
+		if ran {
 			err = fn(l)
 			if engine.IsRetryable(err) {
 				l.MarkDead()
@@ -532,20 +595,20 @@ func (f *Factory) DoLease(ctx context.Context, affinity []artifact.Digest, fn fu
 			return nil
 		case ctx.Err() != nil, errors.Is(err, ErrClosed), errors.Is(err, engine.ErrEngineNotFound), errors.As(err, &ie):
 			return err
-		case engine.IsRetryable(err):
-			if deaths++; deaths > f.cfg.DeathRetries {
-				return fmt.Errorf("gave up after %d engine deaths: %w", deaths-1, err)
+		case ran && engine.IsRetryable(err):
+			if deaths++; deaths > max(f.cfg.DeathRetries, 0) {
+				f.cfg.Hooks.poison(affinity)
+				return &PoisonError{Inputs: slices.Clone(affinity), Deaths: deaths, Last: err}
 			}
 			continue
 		}
-		if failures++; failures > f.cfg.Retries {
+		if failures++; failures > max(f.cfg.Retries, 0) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
-		case <-time.After(backoff):
+		case <-time.After(wait.NextBackOff()):
 		}
-		backoff *= 2
 	}
 }
