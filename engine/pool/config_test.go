@@ -19,8 +19,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults", pool.Config{Start: start}, nil},
 		{"no retries", pool.Config{Start: start, Retries: pool.NoRetries, DeathRetries: pool.NoRetries}, nil},
-		{"everything wrong", pool.Config{PoolSize: -1, Retries: -2, DeathRetries: -5, HealthInterval: -1, ResidentCap: -1},
-			[]string{"Start is nil", "PoolSize -1", "Retries -2", "DeathRetries -5", "HealthInterval -1ns", "ResidentCap -1"}},
+		{"everything wrong", pool.Config{PoolSize: -1, Retries: -2, DeathRetries: -5, HealthInterval: -1, HealthTimeout: -1, ResidentCap: -1},
+			[]string{"Start is nil", "PoolSize -1", "Retries -2", "DeathRetries -5", "HealthInterval -1ns", "HealthTimeout -1ns", "ResidentCap -1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.EnsureDefaults().Validate()
@@ -43,7 +43,8 @@ func TestConfigEnsureDefaults(t *testing.T) {
 	cfg := pool.Config{Retries: pool.NoRetries}
 	once := *cfg.EnsureDefaults()
 	twice := *cfg.EnsureDefaults()
-	if once.Retries != pool.NoRetries || once.DeathRetries != 1 || once.HealthInterval != 5*time.Second || once.ResidentCap != 32 {
+	if once.Retries != pool.NoRetries || once.DeathRetries != 1 || once.HealthInterval != 5*time.Second ||
+		once.HealthTimeout != 2*time.Second || once.ResidentCap != 32 {
 		t.Fatalf("defaults: %+v", once)
 	}
 	if once.Retries != twice.Retries || once.DeathRetries != twice.DeathRetries || once.ResidentCap != twice.ResidentCap {

@@ -75,6 +75,9 @@ type Config struct {
 	// HealthInterval is how often idle pooled engines are health-checked
 	// (default 5 s).
 	HealthInterval time.Duration
+	// HealthTimeout is how long a health check waits for an answer before
+	// the engine is written off (default 2 s).
+	HealthTimeout time.Duration
 	// ResidentCap bounds how many artifacts the pool remembers per engine
 	// for affinity (default 32). An engine evicts its least recently used
 	// artifacts under its byte budget, so the pool forgets in the same
@@ -95,6 +98,9 @@ func (c *Config) EnsureDefaults() *Config {
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = 5 * time.Second
+	}
+	if c.HealthTimeout == 0 {
+		c.HealthTimeout = 2 * time.Second
 	}
 	if c.ResidentCap == 0 {
 		c.ResidentCap = 32
@@ -119,8 +125,13 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("factory config: %s %d is negative (NoRetries means none)", r.name, r.n))
 		}
 	}
-	if c.HealthInterval < 0 {
-		errs = append(errs, fmt.Errorf("factory config: HealthInterval %s is negative", c.HealthInterval))
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"HealthInterval", c.HealthInterval}, {"HealthTimeout", c.HealthTimeout}} {
+		if d.d < 0 {
+			errs = append(errs, fmt.Errorf("factory config: %s %s is negative", d.name, d.d))
+		}
 	}
 	if c.ResidentCap < 0 {
 		errs = append(errs, fmt.Errorf("factory config: ResidentCap %d is negative", c.ResidentCap))
@@ -491,7 +502,7 @@ func (f *Factory) healthLoop() {
 		}
 		f.mu.Unlock()
 		for _, tg := range idle {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), f.cfg.HealthTimeout)
 			_, err := tg.c.Health(ctx)
 			cancel()
 			if err != nil {
