@@ -3,6 +3,7 @@ module github.com/proofd/proofd
 go 1.26.8
 
 require (
+	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/consensys/gnark v0.15.0
 	github.com/consensys/gnark-crypto v0.20.1
 	github.com/ethereum-optimism/optimism v1.19.6

@@ -1,7 +1,7 @@
 // Package pool hands out engines: a fresh engine process per Get, or one of
 // a pool of long-lived engines that start on first use and are replaced when
-// they die. Do is the caller's loop around a lease: retries, death handling
-// and hooks. The pool's decisions are poolCore's, a state machine without
+// they die. Do is the caller's loop around a lease: retries with jittered
+// backoff, death handling, poison requests and hooks. The pool's decisions are poolCore's, a state machine without
 // goroutines, clocks or I/O; Factory is the thin shell that runs processes
 // and timers around it.
 //
@@ -10,6 +10,11 @@
 //   - A dead engine is never handed out again once the pool knows (it is
 //     replaced).
 //   - A failed pool start leaves the pool unstarted, so the next Get retries.
+//   - Do runs one request on at most DeathRetries+1 engines that die under
+//     it; then it is poison (ErrPoisonRequest), never retried.
+//   - What the pool believes an engine holds is at most ResidentCap digests,
+//     least recently used forgotten first; an engine's own report
+//     (Lease.Resident) replaces it, a replacement engine starts with none.
 //   - After Close no engine the factory started is left running.
 //   - Hooks are plain functions; this package does not import Prometheus
 //     (engine/pool/poolmetrics adapts the hooks).

@@ -18,8 +18,8 @@ import (
 )
 
 // A pool of two long-lived engines; each call goes to an idle engine that
-// already holds its artifacts, and is retried on another engine if its
-// engine dies under it. Production code starts engine processes
+// already holds its artifacts (including keys a call reported with Holds),
+// and is retried on another engine if its engine dies under it. Production code starts engine processes
 // (engine.Spawn with engine.SelfEngine); this example serves them in-process
 // so that it runs anywhere.
 func ExampleFactory() {
@@ -54,11 +54,14 @@ func ExampleFactory() {
 
 	var keys *snarkclient.SetupResult
 	var proof *snarkclient.ProveResult
-	err = f.Do(ctx, []artifact.Digest{circuit.Digest}, func(c *engine.Conn) (err error) {
-		sc := snarkclient.New(c)
+	err = f.DoLease(ctx, []artifact.Digest{circuit.Digest}, func(l *pool.Lease) (err error) {
+		sc := snarkclient.New(l.Conn)
 		if keys, err = sc.Setup(ctx, snarkclient.SetupRequest{CCS: circuit, Scheme: snarkclient.Groth16}); err != nil {
 			return err
 		}
+		// The keys now live on this engine: later calls that need them
+		// (the verification below) prefer it.
+		l.Holds(keys.PK.Digest, keys.VK.Digest)
 		proof, err = sc.Prove(ctx, snarkclient.ProveRequest{CCS: circuit, PK: keys.PK, Witness: wit.Bytes()})
 		return err
 	})

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
@@ -15,7 +19,44 @@ import (
 // waiting when Close was called.
 var ErrClosed = errors.New("engine factory closed")
 
-// Config configures a Factory. Zero values get defaults.
+// ErrPoisonRequest is what a *PoisonError matches with errors.Is: a request
+// that kills every engine it runs on (an untrusted constraint system that
+// crashes gnark's solver, say). Retrying it would only kill more engines.
+var ErrPoisonRequest = errors.New("request kills engines")
+
+// PoisonError is Do's verdict on a request whose calls killed more engines
+// than DeathRetries allows. It is not retryable (engine.IsRetryable is false).
+type PoisonError struct {
+	// Inputs are the digests the request declared (Do's affinity).
+	Inputs []artifact.Digest
+	// Deaths is how many engines died under the request.
+	Deaths int
+	// Last is the failure of the last call.
+	Last error
+}
+
+func (e *PoisonError) Error() string {
+	inputs := "no declared inputs"
+	if len(e.Inputs) > 0 {
+		hex := make([]string, len(e.Inputs))
+		for i, d := range e.Inputs {
+			hex[i] = d.String()
+		}
+		inputs = "inputs " + strings.Join(hex, ", ")
+	}
+	return fmt.Sprintf("engine pool: request with %s killed %d engines, not retried (last failure: %v): %v", inputs, e.Deaths, e.Last, ErrPoisonRequest)
+}
+
+// Unwrap is ErrPoisonRequest alone: the last failure is an engine death,
+// retryable by itself, and must not make the verdict look retryable.
+func (e *PoisonError) Unwrap() error { return ErrPoisonRequest }
+
+// NoRetries, as Config.Retries or Config.DeathRetries, means no retries at
+// all. Zero means the default, so that a Config literal that names only what
+// it changes gets sane values.
+const NoRetries = -1
+
+// Config configures a Factory. Zero values mean defaults (EnsureDefaults).
 type Config struct {
 	// Start makes one engine, for example by Spawn. Required.
 	Start func(ctx context.Context) (*engine.Conn, error)
@@ -23,33 +64,52 @@ type Config struct {
 	// for every Get, stopped on Release.
 	PoolSize int
 	// Retries bounds Do's retries of failures that are neither bad input
-	// nor an engine's death (default 2).
+	// nor an engine's death, with jittered exponential backoff between
+	// them (default 2; NoRetries for none).
 	Retries int
-	// DeathRetries bounds Do's retries after an engine died under a call
-	// (default 8). They do not spend Retries.
+	// DeathRetries bounds Do's retries on another engine after an engine
+	// died under a call (default 1; NoRetries for none). They do not spend
+	// Retries. A request under which DeathRetries+1 engines died is poison:
+	// Do gives up with a *PoisonError.
 	DeathRetries int
 	// HealthInterval is how often idle pooled engines are health-checked
 	// (default 5 s).
 	HealthInterval time.Duration
+	// HealthTimeout is how long a health check waits for an answer before
+	// the engine is written off (default 2 s).
+	HealthTimeout time.Duration
+	// ResidentCap bounds how many artifacts the pool remembers per engine
+	// for affinity (default 32). An engine evicts its least recently used
+	// artifacts under its byte budget, so the pool forgets in the same
+	// order rather than steer callers to what is long gone.
+	ResidentCap int
 	// Hooks observe the factory; see Hooks.
 	Hooks Hooks
 }
 
-func (c Config) withDefaults() Config {
+// EnsureDefaults fills every zero field that has a default, and returns c.
+// It is idempotent: NoRetries stays NoRetries.
+func (c *Config) EnsureDefaults() *Config {
 	if c.Retries == 0 {
 		c.Retries = 2
 	}
 	if c.DeathRetries == 0 {
-		c.DeathRetries = 8
+		c.DeathRetries = 1
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = 5 * time.Second
 	}
+	if c.HealthTimeout == 0 {
+		c.HealthTimeout = 2 * time.Second
+	}
+	if c.ResidentCap == 0 {
+		c.ResidentCap = 32
+	}
 	return c
 }
 
-// Validate reports every problem with the config.
-func (c Config) Validate() error {
+// Validate reports every problem with the config at once.
+func (c *Config) Validate() error {
 	var errs []error
 	if c.Start == nil {
 		errs = append(errs, errors.New("factory config: Start is nil"))
@@ -57,10 +117,38 @@ func (c Config) Validate() error {
 	if c.PoolSize < 0 {
 		errs = append(errs, fmt.Errorf("factory config: PoolSize %d is negative", c.PoolSize))
 	}
-	if c.Retries < 0 || c.DeathRetries < 0 {
-		errs = append(errs, errors.New("factory config: retry counts must not be negative"))
+	for _, r := range []struct {
+		name string
+		n    int
+	}{{"Retries", c.Retries}, {"DeathRetries", c.DeathRetries}} {
+		if r.n < NoRetries {
+			errs = append(errs, fmt.Errorf("factory config: %s %d is negative (NoRetries means none)", r.name, r.n))
+		}
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"HealthInterval", c.HealthInterval}, {"HealthTimeout", c.HealthTimeout}} {
+		if d.d < 0 {
+			errs = append(errs, fmt.Errorf("factory config: %s %s is negative", d.name, d.d))
+		}
+	}
+	if c.ResidentCap < 0 {
+		errs = append(errs, fmt.Errorf("factory config: ResidentCap %d is negative", c.ResidentCap))
 	}
 	return errors.Join(errs...)
+}
+
+// newBackOff is the wait between retries, of a call or of an engine start:
+// exponential from 50 ms to 5 s, each wait jittered by ±50% so that callers
+// (or slots) that failed together do not retry in lockstep.
+func newBackOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval:     50 * time.Millisecond,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         5 * time.Second,
+	}
 }
 
 // Factory hands out engines: a fresh one per Get, or one of a pool of
@@ -83,13 +171,12 @@ type Factory struct {
 // New validates cfg and returns a factory. A pool starts its engines
 // on the first Get, not here.
 func New(cfg Config) (*Factory, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.EnsureDefaults().Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
 	f := &Factory{cfg: cfg, wakeups: map[*request]chan struct{}{}, fresh: map[*engine.Conn]struct{}{}, stop: make(chan struct{})}
 	if cfg.PoolSize > 0 {
-		f.core = newPoolCore(cfg.PoolSize)
+		f.core = newPoolCore(cfg.PoolSize, cfg.ResidentCap)
 		f.conns = make([]*engine.Conn, cfg.PoolSize)
 		cfg.Hooks.poolSize(cfg.PoolSize)
 		f.bg.Add(1)
@@ -104,7 +191,6 @@ type Lease struct {
 	*engine.Conn
 	f         *Factory
 	slot, gen int
-	affinity  []artifact.Digest
 	once      sync.Once
 	dead      bool
 }
@@ -112,6 +198,31 @@ type Lease struct {
 // MarkDead tells the factory the engine misbehaved: it is replaced, not
 // reused.
 func (l *Lease) MarkDead() { l.dead = true }
+
+// Holds tells the pool that the engine now holds digests besides the
+// affinity it was leased with, for example the keys a Setup produced on
+// it, so that later calls needing them prefer this engine. The facts are
+// about the engine, so they stay true after Release.
+func (l *Lease) Holds(digests ...artifact.Digest) {
+	if l.f.core == nil {
+		return // a fresh engine is stopped on Release: nothing to remember
+	}
+	l.f.mu.Lock()
+	l.f.core.holds(l.slot, l.gen, digests)
+	l.f.mu.Unlock()
+}
+
+// Resident replaces what the pool believes the engine holds with digests,
+// most recently used first, as the engine's store reports them. Beyond
+// ResidentCap only the first are kept.
+func (l *Lease) Resident(digests []artifact.Digest) {
+	if l.f.core == nil {
+		return
+	}
+	l.f.mu.Lock()
+	l.f.core.reportResident(l.slot, l.gen, digests)
+	l.f.mu.Unlock()
+}
 
 // Release returns the engine (pool) or stops it (fresh).
 func (l *Lease) Release() { l.once.Do(l.release) }
@@ -128,7 +239,7 @@ func (l *Lease) release() {
 		return
 	}
 	f.mu.Lock()
-	news, effs := f.core.release(l.slot, l.gen, l.dead, l.affinity)
+	news, effs := f.core.release(l.slot, l.gen, l.dead)
 	f.apply(effs)
 	f.observe()
 	f.mu.Unlock()
@@ -138,7 +249,8 @@ func (l *Lease) release() {
 }
 
 // Get returns an engine. affinity names the artifacts the caller's job
-// uses; a pool prefers an idle engine that already holds them.
+// uses; a pool prefers an idle engine that already holds them, and from
+// then on counts them as held by the engine it granted.
 func (f *Factory) Get(ctx context.Context, affinity ...artifact.Digest) (*Lease, error) {
 	if f.core == nil {
 		return f.getFresh(ctx)
@@ -169,7 +281,7 @@ func (f *Factory) Get(ctx context.Context, affinity ...artifact.Digest) (*Lease,
 			}
 			<-wake // granted meanwhile: give it back
 			if r.err == nil {
-				f.leaseFor(r, affinity).Release()
+				f.leaseFor(r).Release()
 			}
 			return nil, fmt.Errorf("waiting for an engine: %w", ctx.Err())
 		}
@@ -177,14 +289,14 @@ func (f *Factory) Get(ctx context.Context, affinity ...artifact.Digest) (*Lease,
 	if r.err != nil {
 		return nil, r.err
 	}
-	return f.leaseFor(r, affinity), nil
+	return f.leaseFor(r), nil
 }
 
-func (f *Factory) leaseFor(r *request, affinity []artifact.Digest) *Lease {
+func (f *Factory) leaseFor(r *request) *Lease {
 	f.mu.Lock()
 	c := f.conns[r.slot]
 	f.mu.Unlock()
-	return &Lease{Conn: c, f: f, slot: r.slot, gen: r.gen, affinity: affinity}
+	return &Lease{Conn: c, f: f, slot: r.slot, gen: r.gen}
 }
 
 func (f *Factory) getFresh(ctx context.Context) (*Lease, error) {
@@ -312,33 +424,25 @@ func (f *Factory) respawn(slot, gen int) {
 	defer f.bg.Done()
 	ctx, cancel := f.lifetime()
 	defer cancel()
-	backoff := 50 * time.Millisecond
-	for {
-		c, err := f.start(ctx)
-		if err == nil {
-			f.mu.Lock()
-			wanted, effs := f.core.respawnDone(slot, gen)
-			if wanted {
-				f.conns[slot] = c
-				f.watch(slot, gen, c)
-				f.apply(effs)
-				f.observe()
-			}
-			f.mu.Unlock()
-			if !wanted {
-				c.Close()
-				return
-			}
-			f.cfg.Hooks.respawned()
-			return
-		}
-		select {
-		case <-f.stop:
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
+	c, err := backoff.Retry(ctx, func() (*engine.Conn, error) { return f.start(ctx) },
+		backoff.WithBackOff(newBackOff()), backoff.WithMaxElapsedTime(0))
+	if err != nil {
+		return // the factory closed
 	}
+	f.mu.Lock()
+	wanted, effs := f.core.respawnDone(slot, gen)
+	if wanted {
+		f.conns[slot] = c
+		f.watch(slot, gen, c)
+		f.apply(effs)
+		f.observe()
+	}
+	f.mu.Unlock()
+	if !wanted {
+		c.Close()
+		return
+	}
+	f.cfg.Hooks.respawned()
 }
 
 // watch reports the engine's death to the core when its process exits.
@@ -398,7 +502,7 @@ func (f *Factory) healthLoop() {
 		}
 		f.mu.Unlock()
 		for _, tg := range idle {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), f.cfg.HealthTimeout)
 			_, err := tg.c.Health(ctx)
 			cancel()
 			if err != nil {
@@ -464,18 +568,32 @@ func (f *Factory) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Do runs fn on an engine. A call that fails because its engine died is
-// retried on another engine (up to DeathRetries, without spending Retries);
-// bad input is never retried; other failures are retried up to Retries
-// times with backoff.
+// Do runs fn on an engine; it is DoLease for callers that need only the
+// connection.
 func (f *Factory) Do(ctx context.Context, affinity []artifact.Digest, fn func(*engine.Conn) error) error {
+	return f.DoLease(ctx, affinity, func(l *Lease) error { return fn(l.Conn) })
+}
+
+// DoLease runs fn on an engine leased with affinity, the digests of the
+// request's inputs. fn gets the lease so it can tell the pool what the
+// engine now holds (Holds, Resident).
+//
+// A call that fails because its engine died is retried on another engine
+// at once (the dead one is replaced in the background), up to DeathRetries
+// times without spending Retries; one more death and the request is
+// poison: Do returns a *PoisonError naming affinity and reports it to
+// Hooks.Poison. Bad input, a missing binary and a closed factory are never
+// retried; other failures, a failed engine start among them, are retried
+// up to Retries times with jittered backoff.
+func (f *Factory) DoLease(ctx context.Context, affinity []artifact.Digest, fn func(*Lease) error) error {
 	var failures, deaths int
-	backoff := 50 * time.Millisecond
+	wait := newBackOff()
 	for {
 		start := time.Now()
 		l, err := f.Get(ctx, affinity...)
-		if err == nil {
-			err = fn(l.Conn)
+		ran := err == nil
+		if ran {
+			err = fn(l)
 			if engine.IsRetryable(err) {
 				l.MarkDead()
 			}
@@ -488,20 +606,20 @@ func (f *Factory) Do(ctx context.Context, affinity []artifact.Digest, fn func(*e
 			return nil
 		case ctx.Err() != nil, errors.Is(err, ErrClosed), errors.Is(err, engine.ErrEngineNotFound), errors.As(err, &ie):
 			return err
-		case engine.IsRetryable(err):
-			if deaths++; deaths > f.cfg.DeathRetries {
-				return fmt.Errorf("gave up after %d engine deaths: %w", deaths-1, err)
+		case ran && engine.IsRetryable(err):
+			if deaths++; deaths > max(f.cfg.DeathRetries, 0) {
+				f.cfg.Hooks.poison(affinity)
+				return &PoisonError{Inputs: slices.Clone(affinity), Deaths: deaths, Last: err}
 			}
 			continue
 		}
-		if failures++; failures > f.cfg.Retries {
+		if failures++; failures > max(f.cfg.Retries, 0) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
-		case <-time.After(backoff):
+		case <-time.After(wait.NextBackOff()):
 		}
-		backoff *= 2
 	}
 }

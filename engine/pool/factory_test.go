@@ -302,7 +302,7 @@ func (fx verifyFixture) verify(ctx context.Context, c *engine.Conn) error {
 
 func TestDoRetriesEngineDeathWithoutSpendingRetries(t *testing.T) {
 	fx := newVerifyFixture(t, 2)
-	f := newFactory(t, pool.Config{PoolSize: 2, Retries: -0})
+	f := newFactory(t, pool.Config{PoolSize: 2, Retries: pool.NoRetries, DeathRetries: 3})
 	attempts := 0
 	err := f.Do(context.Background(), []artifact.Digest{fx.vk.Digest}, func(c *engine.Conn) error {
 		attempts++

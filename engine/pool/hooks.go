@@ -1,6 +1,10 @@
 package pool
 
-import "time"
+import (
+	"time"
+
+	"github.com/proofd/proofd/artifact"
+)
 
 // Hooks observe a Factory. Every field is optional; each is called
 // synchronously, so keep them cheap. A Prometheus adapter lives in
@@ -18,6 +22,9 @@ type Hooks struct {
 	Respawned func()
 	// Call reports each attempt Do made: latency and outcome.
 	Call func(d time.Duration, err error)
+	// Poison reports a request Do gave up on because it kills engines,
+	// with the digests of its inputs.
+	Poison func(inputs []artifact.Digest)
 	// Teardown reports an error stopping an engine on Release.
 	Teardown func(err error)
 }
@@ -61,5 +68,11 @@ func (h Hooks) call(d time.Duration, err error) {
 func (h Hooks) teardown(err error) {
 	if h.Teardown != nil {
 		h.Teardown(err)
+	}
+}
+
+func (h Hooks) poison(inputs []artifact.Digest) {
+	if h.Poison != nil {
+		h.Poison(inputs)
 	}
 }

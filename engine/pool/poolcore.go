@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"slices"
+
 	"github.com/proofd/proofd/artifact"
 )
 
@@ -15,6 +17,7 @@ import (
 // start is not sticky) → closed.
 type poolCore struct {
 	size   int
+	resCap int // most digests remembered per slot
 	phase  poolPhase
 	slots  []coreSlot
 	queue  []*request // callers waiting for an engine, oldest first
@@ -45,8 +48,11 @@ type coreSlot struct {
 	gen int
 	// dead marks a leased engine that died: its release must not return it.
 	dead bool
-	// resident is what this slot's engine is believed to hold.
-	resident map[artifact.Digest]bool
+	// resident is what this slot's engine is believed to hold, most
+	// recently used first, at most resCap long. Like the engine's own store
+	// it forgets the least recently used, so it does not keep steering
+	// callers to an engine for artifacts that engine evicted long ago.
+	resident []artifact.Digest
 }
 
 // request is one caller's Get. Exactly one of slot >= 0 or err != nil is set
@@ -77,7 +83,9 @@ const (
 	effectStopAll                    // stop every engine
 )
 
-func newPoolCore(size int) *poolCore { return &poolCore{size: size} }
+func newPoolCore(size, residentCap int) *poolCore {
+	return &poolCore{size: size, resCap: residentCap}
+}
 
 // get handles a caller asking for an engine.
 func (p *poolCore) get(affinity []artifact.Digest) (*request, []effect) {
@@ -114,7 +122,7 @@ func (p *poolCore) pickIdle(affinity []artifact.Digest) int {
 		}
 		score := 0
 		for _, d := range affinity {
-			if s.resident[d] {
+			if slices.Contains(s.resident, d) {
 				score++
 			}
 		}
@@ -125,9 +133,63 @@ func (p *poolCore) pickIdle(affinity []artifact.Digest) int {
 	return best
 }
 
+// grant leases slot i to r. The caller's job will load its affinity onto
+// this engine, so those digests become the engine's most recently used.
 func (p *poolCore) grant(r *request, i int) {
 	p.slots[i].state = slotBusy
 	r.slot, r.gen, r.done = i, p.slots[i].gen, true
+	p.touch(&p.slots[i], r.affinity)
+}
+
+// touch moves digests to the front of s's resident list (the last one
+// first) and forgets what falls past the cap.
+func (p *poolCore) touch(s *coreSlot, digests []artifact.Digest) {
+	for _, d := range digests {
+		if k := slices.Index(s.resident, d); k >= 0 {
+			s.resident = slices.Delete(s.resident, k, k+1)
+		}
+		s.resident = slices.Insert(s.resident, 0, d)
+	}
+	if len(s.resident) > p.resCap {
+		s.resident = s.resident[:p.resCap]
+	}
+}
+
+// engineSlot returns the slot whose current engine is generation gen, or
+// nil when that engine is gone (stale news, closed pool, or a replacement
+// still starting).
+func (p *poolCore) engineSlot(i, gen int) *coreSlot {
+	if p.phase != phaseRunning || i < 0 || i >= len(p.slots) || p.slots[i].gen != gen || p.slots[i].state == slotRespawning {
+		return nil
+	}
+	return &p.slots[i]
+}
+
+// holds records that engine (i, gen) now holds digests, for example keys a
+// Setup just produced there.
+func (p *poolCore) holds(i, gen int, digests []artifact.Digest) {
+	if s := p.engineSlot(i, gen); s != nil {
+		p.touch(s, digests)
+	}
+}
+
+// reportResident replaces what engine (i, gen) is believed to hold with
+// what it reported, most recently used first; duplicates count once and
+// only the first resCap are kept.
+func (p *poolCore) reportResident(i, gen int, digests []artifact.Digest) {
+	s := p.engineSlot(i, gen)
+	if s == nil {
+		return
+	}
+	s.resident = s.resident[:0]
+	for _, d := range digests {
+		if len(s.resident) == p.resCap {
+			break
+		}
+		if !slices.Contains(s.resident, d) {
+			s.resident = append(s.resident, d)
+		}
+	}
 }
 
 // serveQueue hands idle engines to waiting callers, oldest first.
@@ -165,24 +227,20 @@ func (p *poolCore) startDone(err error) []effect {
 	p.phase = phaseRunning
 	p.slots = make([]coreSlot, p.size)
 	for i := range p.slots {
-		p.slots[i] = coreSlot{state: slotIdle, gen: 1, resident: map[artifact.Digest]bool{}}
+		p.slots[i] = coreSlot{state: slotIdle, gen: 1}
 	}
 	return p.serveQueue()
 }
 
-// release returns a leased engine. dead means the call found it dead;
-// resident lists artifacts the engine now holds. news reports a death the
-// pool had not heard of.
-func (p *poolCore) release(i, gen int, dead bool, resident []artifact.Digest) (news bool, effs []effect) {
+// release returns a leased engine. dead means the call found it dead. news
+// reports a death the pool had not heard of.
+func (p *poolCore) release(i, gen int, dead bool) (news bool, effs []effect) {
 	if p.phase != phaseRunning || i < 0 || i >= len(p.slots) || p.slots[i].gen != gen || p.slots[i].state != slotBusy {
 		return false, nil // stale: closed, or this engine was already replaced
 	}
 	s := &p.slots[i]
 	if dead || s.dead {
 		return dead && !s.dead, p.replace(i)
-	}
-	for _, d := range resident {
-		s.resident[d] = true
 	}
 	s.state = slotIdle
 	return false, p.serveQueue()
@@ -207,7 +265,7 @@ func (p *poolCore) died(i, gen int) (news bool, effs []effect) {
 func (p *poolCore) replace(i int) []effect {
 	s := &p.slots[i]
 	s.gen++
-	s.state, s.dead, s.resident = slotRespawning, false, map[artifact.Digest]bool{}
+	s.state, s.dead, s.resident = slotRespawning, false, nil
 	return []effect{{kind: effectRespawn, slot: i, gen: s.gen}}
 }
 

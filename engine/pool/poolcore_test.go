@@ -22,6 +22,49 @@ type poolModel struct {
 	waiting   []*request      // not yet done
 	digests   []artifact.Digest
 	everStart int
+	// lastUse is a second, independent account of what each slot's engine
+	// holds: the logical time each digest was last used there. The core's
+	// resident list must be its resCap most recent digests, newest first.
+	lastUse []map[artifact.Digest]int
+	clock   int
+	resCap  int
+}
+
+// use records that slot i's engine used digests, in order.
+func (m *poolModel) use(i int, digests []artifact.Digest) {
+	for _, d := range digests {
+		m.clock++
+		m.lastUse[i][d] = m.clock
+	}
+	m.evict(i)
+}
+
+func (m *poolModel) evict(i int) {
+	for len(m.lastUse[i]) > m.resCap {
+		var oldest artifact.Digest
+		t := -1
+		for d, u := range m.lastUse[i] {
+			if t < 0 || u < t {
+				oldest, t = d, u
+			}
+		}
+		delete(m.lastUse[i], oldest)
+	}
+}
+
+// want is what slot i's engine should be believed to hold, newest first.
+func (m *poolModel) want(i int) []artifact.Digest {
+	var ds []artifact.Digest
+	for d := range m.lastUse[i] {
+		ds = append(ds, d)
+	}
+	slices.SortFunc(ds, func(a, b artifact.Digest) int { return m.lastUse[i][b] - m.lastUse[i][a] })
+	return ds
+}
+
+func (m *poolModel) granted(r *request) {
+	m.leases = append(m.leases, r)
+	m.use(r.slot, r.affinity)
 }
 
 func (m *poolModel) run(effs []effect) {
@@ -35,6 +78,7 @@ func (m *poolModel) run(effs []effect) {
 			m.everStart++
 		case effectRespawn:
 			m.respawns[[2]int{e.slot, e.gen}] = true
+			m.lastUse[e.slot] = map[artifact.Digest]int{} // a new engine holds nothing
 		case effectWake:
 			m.woke(e.req)
 		}
@@ -48,7 +92,7 @@ func (m *poolModel) woke(r *request) {
 	}
 	m.waiting = slices.Delete(m.waiting, i, i+1)
 	if r.err == nil {
-		m.leases = append(m.leases, r)
+		m.granted(r)
 	}
 }
 
@@ -87,10 +131,23 @@ func (m *poolModel) check(t *rapid.T) {
 		if s.state == slotRespawning && !m.respawns[[2]int{i, s.gen}] {
 			t.Fatalf("slot %d respawning with no replacement in flight", i)
 		}
+		if len(s.resident) > c.resCap {
+			t.Fatalf("slot %d remembers %d digests, cap %d", i, len(s.resident), c.resCap)
+		}
+		if want := m.want(i); !slices.Equal(s.resident, want) {
+			t.Fatalf("slot %d remembers %v, want %v (newest first)", i, s.resident, want)
+		}
 	}
 	if idle > 0 && len(c.queue) > 0 {
 		t.Fatalf("%d idle engines while %d callers wait", idle, len(c.queue))
 	}
+}
+
+// current reports whether l's engine is still the one in its slot (not
+// replaced since, nor the pool closed).
+func (m *poolModel) current(l *request) bool {
+	c := m.core
+	return c.phase == phaseRunning && c.slots[l.slot].gen == l.gen && c.slots[l.slot].state != slotRespawning
 }
 
 func TestPoolCoreStateMachine(t *testing.T) { rapid.Check(t, poolMachine) }
@@ -100,7 +157,7 @@ func TestPoolCoreStateMachine(t *testing.T) { rapid.Check(t, poolMachine) }
 // waiting caller must get the replacement engine, and the dead engine's
 // lease must not come back.
 func TestPoolCoreRegressionDeadReleaseServesQueue(t *testing.T) {
-	p := newPoolCore(1)
+	p := newPoolCore(1, 8)
 	r1, effs := p.get(nil)
 	if len(effs) != 1 || effs[0].kind != effectStartAll {
 		t.Fatalf("first get: effects %+v, want one start", effs)
@@ -110,7 +167,7 @@ func TestPoolCoreRegressionDeadReleaseServesQueue(t *testing.T) {
 	if !r1.done || r1.err != nil || r2.done {
 		t.Fatalf("after start: r1 %+v, r2 %+v; want r1 granted, r2 waiting", r1, r2)
 	}
-	news, effs := p.release(r1.slot, r1.gen, true, nil)
+	news, effs := p.release(r1.slot, r1.gen, true)
 	if !news || len(effs) != 1 || effs[0].kind != effectRespawn {
 		t.Fatalf("dead release: news %v effects %+v, want news and one respawn", news, effs)
 	}
@@ -120,7 +177,7 @@ func TestPoolCoreRegressionDeadReleaseServesQueue(t *testing.T) {
 	if ok, _ := p.respawnDone(effs[0].slot, effs[0].gen); !ok || !r2.done || r2.gen != effs[0].gen {
 		t.Fatalf("respawn done: ok %v, r2 %+v; want r2 granted generation %d", ok, r2, effs[0].gen)
 	}
-	if news, effs := p.release(r1.slot, r1.gen, false, nil); news || effs != nil {
+	if news, effs := p.release(r1.slot, r1.gen, false); news || effs != nil {
 		t.Fatalf("stale release of the dead engine: news %v effects %+v, want ignored", news, effs)
 	}
 	if busy, waiting := p.counts(); busy != 1 || waiting != 0 {
@@ -131,22 +188,23 @@ func TestPoolCoreRegressionDeadReleaseServesQueue(t *testing.T) {
 func poolMachine(t *rapid.T) {
 	{
 		size := rapid.IntRange(1, 4).Draw(t, "size")
-		m := &poolModel{core: newPoolCore(size), size: size, respawns: map[[2]int]bool{}}
-		for i := range 3 {
+		resCap := rapid.IntRange(1, 4).Draw(t, "resCap")
+		m := &poolModel{core: newPoolCore(size, resCap), size: size, resCap: resCap, respawns: map[[2]int]bool{}}
+		for range size {
+			m.lastUse = append(m.lastUse, map[artifact.Digest]int{})
+		}
+		for i := range 6 {
 			m.digests = append(m.digests, artifact.Digest{byte(i + 1)})
+		}
+		someDigests := func(t *rapid.T, label string) []artifact.Digest {
+			return rapid.SliceOfN(rapid.SampledFrom(m.digests), 0, 8).Draw(t, label)
 		}
 		t.Repeat(map[string]func(*rapid.T){
 			"get": func(t *rapid.T) {
-				var aff []artifact.Digest
-				for _, d := range m.digests {
-					if rapid.Bool().Draw(t, "uses") {
-						aff = append(aff, d)
-					}
-				}
-				r, effs := m.core.get(aff)
+				r, effs := m.core.get(someDigests(t, "affinity"))
 				if r.done {
 					if r.err == nil {
-						m.leases = append(m.leases, r)
+						m.granted(r)
 					} else if !errors.Is(r.err, ErrClosed) {
 						t.Fatalf("get failed with %v", r.err)
 					}
@@ -176,8 +234,49 @@ func poolMachine(t *rapid.T) {
 				i := rapid.IntRange(0, len(m.leases)-1).Draw(t, "lease")
 				l := m.leases[i]
 				m.leases = slices.Delete(m.leases, i, i+1)
-				_, effs := m.core.release(l.slot, l.gen, rapid.Bool().Draw(t, "dead"), l.affinity)
+				_, effs := m.core.release(l.slot, l.gen, rapid.Bool().Draw(t, "dead"))
 				m.run(effs)
+			},
+			"holds": func(t *rapid.T) {
+				if len(m.leases) == 0 {
+					t.Skip("nothing leased")
+				}
+				l := m.leases[rapid.IntRange(0, len(m.leases)-1).Draw(t, "lease")]
+				ds := someDigests(t, "holds")
+				m.core.holds(l.slot, l.gen, ds)
+				if m.current(l) {
+					m.use(l.slot, ds)
+				}
+			},
+			"resident": func(t *rapid.T) {
+				if len(m.leases) == 0 {
+					t.Skip("nothing leased")
+				}
+				l := m.leases[rapid.IntRange(0, len(m.leases)-1).Draw(t, "lease")]
+				report := someDigests(t, "report")
+				before := slices.Clone(m.core.slots[l.slot].resident)
+				m.core.reportResident(l.slot, l.gen, report)
+				got := m.core.slots[l.slot].resident
+				if !m.current(l) {
+					if !slices.Equal(got, before) {
+						t.Fatalf("a stale report changed slot %d from %v to %v", l.slot, before, got)
+					}
+					return
+				}
+				var want []artifact.Digest
+				for _, d := range report {
+					if !slices.Contains(want, d) {
+						want = append(want, d)
+					}
+				}
+				want = want[:min(len(want), m.resCap)]
+				if !slices.Equal(got, want) {
+					t.Fatalf("engine reported %v (cap %d); pool remembers %v, want %v", report, m.resCap, got, want)
+				}
+				m.lastUse[l.slot] = map[artifact.Digest]int{}
+				for _, d := range slices.Backward(want) {
+					m.use(l.slot, []artifact.Digest{d})
+				}
 			},
 			"died": func(t *rapid.T) {
 				if m.core.phase != phaseRunning {
@@ -228,17 +327,17 @@ func poolMachine(t *rapid.T) {
 
 // TestPoolCoreAffinity: an idle engine that holds the job's artifacts wins.
 func TestPoolCoreAffinity(t *testing.T) {
-	p := newPoolCore(3)
+	p := newPoolCore(3, 8)
 	a, b := artifact.Digest{1}, artifact.Digest{2}
 	r, _ := p.get(nil)
 	p.startDone(nil)
 	if r.slot != 0 {
 		t.Fatalf("first grant went to slot %d", r.slot)
 	}
-	p.release(r.slot, r.gen, false, nil)
+	p.release(r.slot, r.gen, false)
 	// Teach slot 2 about b, slot 1 about a.
-	p.slots[1].resident[a] = true
-	p.slots[2].resident[b] = true
+	p.holds(1, 1, []artifact.Digest{a})
+	p.holds(2, 1, []artifact.Digest{b})
 	c := artifact.Digest{3}
 	for _, tc := range []struct {
 		aff  []artifact.Digest
@@ -254,6 +353,6 @@ func TestPoolCoreAffinity(t *testing.T) {
 		if r.slot != tc.want {
 			t.Errorf("affinity %v: got slot %d, want %d", tc.aff, r.slot, tc.want)
 		}
-		p.release(r.slot, r.gen, false, tc.aff)
+		p.release(r.slot, r.gen, false)
 	}
 }

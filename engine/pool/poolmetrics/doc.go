@@ -14,4 +14,5 @@
 //	calls_total{result}       counter    Do attempts, result=ok|error
 //	call_seconds              histogram  Do attempt latency
 //	teardown_errors_total     counter    errors stopping an engine
+//	poison_requests_total     counter    requests Do gave up on because they kill engines
 package poolmetrics

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine/pool"
 )
 
@@ -21,7 +22,8 @@ func Hooks(reg prometheus.Registerer) (pool.Hooks, error) {
 	calls := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "calls_total", Help: "Attempts made by Do."}, []string{"result"})
 	callTime := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "call_seconds", Help: "Latency of Do attempts.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18)})
 	teardown := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "teardown_errors_total", Help: "Errors stopping an engine."})
-	for _, c := range []prometheus.Collector{poolSize, busy, waiting, starts, startTime, deaths, respawns, calls, callTime, teardown} {
+	poison := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "poison_requests_total", Help: "Requests given up on because they kill engines."})
+	for _, c := range []prometheus.Collector{poolSize, busy, waiting, starts, startTime, deaths, respawns, calls, callTime, teardown, poison} {
 		if err := reg.Register(c); err != nil {
 			return pool.Hooks{}, err
 		}
@@ -49,5 +51,8 @@ func Hooks(reg prometheus.Registerer) (pool.Hooks, error) {
 			callTime.Observe(d.Seconds())
 		},
 		Teardown: func(error) { teardown.Inc() },
+		// The inputs are not a label: every poison request would make a
+		// new series. They are in the error Do returns.
+		Poison: func([]artifact.Digest) { poison.Inc() },
 	}, nil
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/proofd/proofd/artifact"
 )
 
 func TestHooksUpdateMetrics(t *testing.T) {
@@ -23,6 +25,7 @@ func TestHooksUpdateMetrics(t *testing.T) {
 	h.Died("test")
 	h.Respawned()
 	h.Call(time.Millisecond, nil)
+	h.Poison([]artifact.Digest{{1}})
 	want := `
 # HELP proofd_engine_waiting Callers waiting for an engine.
 # TYPE proofd_engine_waiting gauge
@@ -34,8 +37,11 @@ proofd_engine_starts_total{result="ok"} 1
 # HELP proofd_engine_deaths_total Pooled engines found dead.
 # TYPE proofd_engine_deaths_total counter
 proofd_engine_deaths_total 1
+# HELP proofd_engine_poison_requests_total Requests given up on because they kill engines.
+# TYPE proofd_engine_poison_requests_total counter
+proofd_engine_poison_requests_total 1
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "proofd_engine_waiting", "proofd_engine_starts_total", "proofd_engine_deaths_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "proofd_engine_waiting", "proofd_engine_starts_total", "proofd_engine_deaths_total", "proofd_engine_poison_requests_total"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Hooks(reg); err == nil {
