@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proofd/proofd/artifact"
-	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/pool"
 	"github.com/proofd/proofd/engine/snarkclient"
 	"github.com/proofd/proofd/examples/circuits"
@@ -133,34 +132,39 @@ func runDemoJob(ctx context.Context, f *pool.Factory, j *demoJob) error {
 	ccs := artifact.New(ccsBuf.Bytes())
 	pids := map[int]bool{}
 	// step times the call on the engine, not the wait for a free one.
-	step := func(d *time.Duration, affinity []artifact.Digest, fn func(*engine.Conn) error) error {
-		return f.Do(ctx, affinity, func(c *engine.Conn) error {
-			pids[c.Pid()] = true
+	step := func(d *time.Duration, affinity []artifact.Digest, fn func(*pool.Lease) error) error {
+		return f.DoLease(ctx, affinity, func(l *pool.Lease) error {
+			pids[l.Pid()] = true
 			start := time.Now()
-			err := fn(c)
+			err := fn(l)
 			*d = time.Since(start)
 			return err
 		})
 	}
 	var keys *snarkclient.SetupResult
-	err = step(&j.setup, []artifact.Digest{ccs.Digest}, func(c *engine.Conn) (err error) {
-		keys, err = snarkclient.New(c).Setup(ctx, snarkclient.SetupRequest{Name: j.name, CCS: ccs, Scheme: j.scheme, DevSRS: j.scheme == snarkclient.Plonk})
+	err = step(&j.setup, []artifact.Digest{ccs.Digest}, func(l *pool.Lease) (err error) {
+		keys, err = snarkclient.New(l.Conn).Setup(ctx, snarkclient.SetupRequest{Name: j.name, CCS: ccs, Scheme: j.scheme, DevSRS: j.scheme == snarkclient.Plonk})
+		if err == nil {
+			// The keys stay resident where they were made: prove and
+			// verify prefer that engine.
+			l.Holds(keys.PK.Digest, keys.VK.Digest)
+		}
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	var proof *snarkclient.ProveResult
-	err = step(&j.prove, []artifact.Digest{ccs.Digest, keys.PK.Digest}, func(c *engine.Conn) (err error) {
-		proof, err = snarkclient.New(c).Prove(ctx, snarkclient.ProveRequest{Name: j.name, CCS: ccs, PK: keys.PK, Witness: wit})
+	err = step(&j.prove, []artifact.Digest{ccs.Digest, keys.PK.Digest}, func(l *pool.Lease) (err error) {
+		proof, err = snarkclient.New(l.Conn).Prove(ctx, snarkclient.ProveRequest{Name: j.name, CCS: ccs, PK: keys.PK, Witness: wit})
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	j.proofBytes = len(proof.Proof)
-	err = step(&j.verify, []artifact.Digest{keys.VK.Digest}, func(c *engine.Conn) error {
-		res, err := snarkclient.New(c).Verify(ctx, snarkclient.VerifyRequest{Name: j.name, VK: keys.VK, Proof: proof.Proof, Public: proof.Public})
+	err = step(&j.verify, []artifact.Digest{keys.VK.Digest}, func(l *pool.Lease) error {
+		res, err := snarkclient.New(l.Conn).Verify(ctx, snarkclient.VerifyRequest{Name: j.name, VK: keys.VK, Proof: proof.Proof, Public: proof.Public})
 		if err == nil {
 			j.valid = res.Valid
 		}
