@@ -97,7 +97,9 @@ func (s *server) Load(ctx context.Context, req *enginev1.VmLoadRequest) (*engine
 	if err != nil {
 		return nil, host.BadInput("prestate", err.Error())
 	}
-	data, ok := s.store.Get(d)
+	lease := s.store.Lease()
+	defer lease.Release()
+	data, ok := lease.Bytes(d)
 	if !ok {
 		return nil, host.Missing(d)
 	}
