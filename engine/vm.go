@@ -2,7 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/proto/enginev1"
@@ -16,11 +20,17 @@ type VMLoadRequest struct {
 	SnapshotEvery uint64
 	// MaxSteps bounds the initial run (0: engine default).
 	MaxSteps uint64
-	// Preimages are served from memory; PreimageServer is a command that
-	// speaks Cannon's host protocol on file descriptors 3-6. Give one or neither.
+	// Preimages are served from memory; PreimageServer names a preimage
+	// server the engine was started with (`proofd engine serve --kind vm
+	// --preimage-server NAME=CMD`). Give one or neither.
 	Preimages      map[[32]byte][]byte
-	PreimageServer []string
+	PreimageServer string
 }
+
+// ErrNotLoaded means the engine does not hold the prestate a question is
+// about: it was never loaded, was unloaded, or was evicted to make room.
+// VMTrace loads it again and asks once more.
+var ErrNotLoaded = errors.New("prestate not loaded")
 
 // VMTraceInfo describes a loaded prestate's run.
 type VMTraceInfo struct {
@@ -39,7 +49,7 @@ type VMTraceInfo struct {
 func (c *Conn) VMLoad(ctx context.Context, req VMLoadRequest) (*VMTraceInfo, error) {
 	preq := &enginev1.VmLoadRequest{
 		Prestate: req.Prestate.Digest[:], SnapshotEvery: req.SnapshotEvery, MaxSteps: req.MaxSteps,
-		PreimageServer: req.PreimageServer,
+		PreimageServerName: req.PreimageServer,
 	}
 	for k, v := range req.Preimages {
 		preq.Preimages = append(preq.Preimages, &enginev1.Preimage{Key: k[:], Value: v})
@@ -78,7 +88,7 @@ type VMClaim struct {
 func (c *Conn) VMClaimAt(ctx context.Context, prestate artifact.Digest, step uint64) (*VMClaim, error) {
 	resp, err := c.vm.Claim(ctx, &enginev1.VmStepRequest{Prestate: prestate[:], Step: step})
 	if err != nil {
-		return nil, fromStatus(ctx, "vm claim", err)
+		return nil, vmStatus(ctx, "vm claim", err)
 	}
 	return claimFrom(resp)
 }
@@ -87,9 +97,30 @@ func (c *Conn) VMClaimAt(ctx context.Context, prestate artifact.Digest, step uin
 func (c *Conn) VMFinal(ctx context.Context, prestate artifact.Digest) (*VMClaim, error) {
 	resp, err := c.vm.Final(ctx, &enginev1.VmFinalRequest{Prestate: prestate[:]})
 	if err != nil {
-		return nil, fromStatus(ctx, "vm final", err)
+		return nil, vmStatus(ctx, "vm final", err)
 	}
 	return claimFrom(resp)
+}
+
+// VMUnload drops a loaded prestate from the engine, freeing its warm
+// snapshots and stopping its preimage server once questions in flight are
+// answered. It reports whether the prestate was loaded and the bytes its
+// trace held.
+func (c *Conn) VMUnload(ctx context.Context, prestate artifact.Digest) (unloaded bool, freed uint64, err error) {
+	resp, err := c.vm.Unload(ctx, &enginev1.VmUnloadRequest{Prestate: prestate[:]})
+	if err != nil {
+		return false, 0, fromStatus(ctx, "vm unload", err)
+	}
+	return resp.GetUnloaded(), resp.GetFreedBytes(), nil
+}
+
+// vmStatus is fromStatus for questions about a loaded prestate, where
+// FAILED_PRECONDITION can only mean the prestate is not loaded.
+func vmStatus(ctx context.Context, op string, err error) error {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.FailedPrecondition && ctx.Err() == nil {
+		return fmt.Errorf("%s: %w: %s", op, ErrNotLoaded, st.Message())
+	}
+	return fromStatus(ctx, op, err)
 }
 
 func claimFrom(resp *enginev1.VmClaimResponse) (*VMClaim, error) {
@@ -113,7 +144,7 @@ type VMStepData struct {
 func (c *Conn) VMStepDataAt(ctx context.Context, prestate artifact.Digest, step uint64) (*VMStepData, error) {
 	resp, err := c.vm.StepData(ctx, &enginev1.VmStepRequest{Prestate: prestate[:], Step: step})
 	if err != nil {
-		return nil, fromStatus(ctx, "vm step data", err)
+		return nil, vmStatus(ctx, "vm step data", err)
 	}
 	sd := &VMStepData{
 		Step: resp.GetStep(), StateData: resp.GetStateData(), ProofData: resp.GetProofData(),
@@ -145,9 +176,9 @@ type PreimageData struct {
 // VMTrace is a trace provider over a VM engine, shaped like op-challenger's
 // TraceProvider: positions are steps from the prestate's start.
 type VMTrace struct {
-	conn     *Conn
-	prestate artifact.Digest
-	info     *VMTraceInfo
+	conn *Conn
+	req  VMLoadRequest
+	info *VMTraceInfo
 }
 
 // NewVMTrace loads req's prestate into the engine and returns its trace.
@@ -156,7 +187,20 @@ func NewVMTrace(ctx context.Context, c *Conn, req VMLoadRequest) (*VMTrace, erro
 	if err != nil {
 		return nil, err
 	}
-	return &VMTrace{conn: c, prestate: req.Prestate.Digest, info: info}, nil
+	return &VMTrace{conn: c, req: req, info: info}, nil
+}
+
+// ask runs a question, loading the prestate again if the engine let it go
+// (evicted for room, or unloaded) and asking once more.
+func (t *VMTrace) ask(ctx context.Context, q func() error) error {
+	err := q()
+	if !errors.Is(err, ErrNotLoaded) {
+		return err
+	}
+	if _, err := t.conn.VMLoad(ctx, t.req); err != nil {
+		return err
+	}
+	return q()
 }
 
 // Info is what loading the prestate found.
@@ -169,7 +213,11 @@ func (t *VMTrace) AbsolutePreStateCommitment(context.Context) ([32]byte, error) 
 
 // Get is the claim at position i (the final state's past the exit).
 func (t *VMTrace) Get(ctx context.Context, i uint64) ([32]byte, error) {
-	cl, err := t.conn.VMClaimAt(ctx, t.prestate, i)
+	var cl *VMClaim
+	err := t.ask(ctx, func() (err error) {
+		cl, err = t.conn.VMClaimAt(ctx, t.req.Prestate.Digest, i)
+		return err
+	})
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -179,7 +227,11 @@ func (t *VMTrace) Get(ctx context.Context, i uint64) ([32]byte, error) {
 // GetStepData returns the pre-state witness and proof for the step from i,
 // and the preimage it reads (nil when none).
 func (t *VMTrace) GetStepData(ctx context.Context, i uint64) (prestate, proofData []byte, preimage *PreimageData, err error) {
-	sd, err := t.conn.VMStepDataAt(ctx, t.prestate, i)
+	var sd *VMStepData
+	err = t.ask(ctx, func() (err error) {
+		sd, err = t.conn.VMStepDataAt(ctx, t.req.Prestate.Digest, i)
+		return err
+	})
 	if err != nil {
 		return nil, nil, nil, err
 	}
