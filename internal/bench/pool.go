@@ -126,8 +126,9 @@ func Pool(ctx context.Context, cfg PoolConfig) (*Report, error) {
 	}
 
 	progress("bench pool: three circuits, engines holding two keys each, affinity vs none x%d", mixReps)
-	// Three Groth16 BN254 keys of ~400 bytes; 1000 bytes holds two.
-	small := start("--max-resident-bytes", "1000")
+	// Three Groth16 BN254 verifying keys, each ~360 bytes and ~1500 decoded
+	// (the budget counts both); 4000 bytes holds two.
+	small := start("--max-resident-bytes", "4000")
 	withAff, err := engine.NewFactory(engine.FactoryConfig{PoolSize: 2, Start: small})
 	if err != nil {
 		return nil, err
