@@ -59,8 +59,9 @@ type prover struct {
 }
 
 // need returns MissingArtifacts for every digest the store lacks, so the
-// client uploads them all in one round.
-func (s *server) need(fields map[string][]byte) ([]artifact.Digest, error) {
+// client uploads them all in one round. It pins those it has for the
+// lease: decoding one of a call's inputs must not evict another.
+func (s *server) need(l *host.Lease, fields map[string][]byte) ([]artifact.Digest, error) {
 	var missing []artifact.Digest
 	var out []artifact.Digest
 	for _, name := range []string{"ccs", "pk", "vk", "srs"} {
@@ -72,7 +73,7 @@ func (s *server) need(fields map[string][]byte) ([]artifact.Digest, error) {
 		if err != nil {
 			return nil, host.BadInput(name, err.Error())
 		}
-		if !s.store.Has(d) {
+		if _, ok := l.Bytes(d); !ok {
 			missing = append(missing, d)
 		}
 		out = append(out, d)
@@ -83,19 +84,19 @@ func (s *server) need(fields map[string][]byte) ([]artifact.Digest, error) {
 	return out, nil
 }
 
-func (s *server) circuit(d artifact.Digest) (*circuit, error) {
-	v, missing, err := s.store.Decoded(d, "ccs", func(b []byte) (any, error) { return decodeCCS(b) })
+func (s *server) circuit(l *host.Lease, d artifact.Digest) (*circuit, error) {
+	v, missing, err := l.Decoded(d, "ccs", func(b []byte) (any, error) { return decodeCCS(b) })
 	if missing {
 		return nil, host.Missing(d)
 	}
 	if err != nil {
-		return nil, host.BadInput("ccs", err.Error())
+		return nil, host.InputStatus("ccs", err)
 	}
 	return v.(*circuit), nil
 }
 
-func (s *server) prover(d artifact.Digest, c *circuit) (*prover, error) {
-	v, missing, err := s.store.Decoded(d, "pk", func(b []byte) (any, error) {
+func (s *server) prover(l *host.Lease, d artifact.Digest, c *circuit) (*prover, error) {
+	v, missing, err := l.Decoded(d, "pk", func(b []byte) (any, error) {
 		p := &prover{}
 		if c.scheme == "groth16" {
 			p.groth16 = groth16.NewProvingKey(c.curve)
@@ -114,18 +115,18 @@ func (s *server) prover(d artifact.Digest, c *circuit) (*prover, error) {
 		return nil, host.Missing(d)
 	}
 	if err != nil {
-		return nil, host.BadInput("pk", err.Error())
+		return nil, host.InputStatus("pk", err)
 	}
 	return v.(*prover), nil
 }
 
-func (s *server) verifier(d artifact.Digest) (*verifier, error) {
-	v, missing, err := s.store.Decoded(d, "vk", func(b []byte) (any, error) { return decodeVK(b) })
+func (s *server) verifier(l *host.Lease, d artifact.Digest) (*verifier, error) {
+	v, missing, err := l.Decoded(d, "vk", func(b []byte) (any, error) { return decodeVK(b) })
 	if missing {
 		return nil, host.Missing(d)
 	}
 	if err != nil {
-		return nil, host.BadInput("vk", err.Error())
+		return nil, host.InputStatus("vk", err)
 	}
 	return v.(*verifier), nil
 }
@@ -135,12 +136,15 @@ func (s *server) Setup(ctx context.Context, req *enginev1.SetupRequest) (*engine
 	if len(req.GetSrs()) > 0 {
 		fields["srs"] = req.GetSrs()
 	}
-	ds, err := s.need(fields)
+	// Everything this call uses stays resident until it returns.
+	lease := s.store.Lease()
+	defer lease.Release()
+	ds, err := s.need(lease, fields)
 	if err != nil {
 		return nil, err
 	}
 	sw := newStopwatch()
-	c, err := s.circuit(ds[0])
+	c, err := s.circuit(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +177,7 @@ func (s *server) Setup(ctx context.Context, req *enginev1.SetupRequest) (*engine
 			return nil, fmt.Errorf("encode verifying key: %w", err)
 		}
 	} else {
-		canonical, lagrange, warn, err := s.srsFor(c, ds, req.GetDevSrs())
+		canonical, lagrange, warn, err := s.srsFor(lease, c, ds, req.GetDevSrs())
 		if err != nil {
 			return nil, err
 		}
@@ -197,10 +201,16 @@ func (s *server) Setup(ctx context.Context, req *enginev1.SetupRequest) (*engine
 	}
 	sw.lap("encode_keys")
 	pkArt, vkArt := artifact.New(pkBuf.Bytes()), artifact.New(vkBuf.Bytes())
-	s.store.Put(pkArt.Digest, "pk", pkArt.Data)
-	s.store.Put(vkArt.Digest, "vk", vkArt.Data)
+	if err := s.store.Put(pkArt.Digest, "pk", pkArt.Data); err != nil {
+		return nil, host.InputStatus("pk", err)
+	}
+	if err := s.store.Put(vkArt.Digest, "vk", vkArt.Data); err != nil {
+		return nil, host.InputStatus("vk", err)
+	}
 	// Keep the keys decoded: the next prove must not pay for decoding them.
-	s.store.Decoded(pkArt.Digest, "pk", func([]byte) (any, error) { return p, nil })
+	if _, _, err := lease.Decoded(pkArt.Digest, "pk", func([]byte) (any, error) { return p, nil }); err != nil {
+		return nil, host.InputStatus("pk", err)
+	}
 	return &enginev1.SetupResponse{
 		Pk: pkArt.Digest[:], PkSize: uint64(len(pkArt.Data)),
 		Vk: vkArt.Digest[:], VkBytes: vkArt.Data,
@@ -216,17 +226,20 @@ func systemName(scheme string) string {
 }
 
 func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*enginev1.ProveResponse, error) {
-	ds, err := s.need(map[string][]byte{"ccs": req.GetCcs(), "pk": req.GetPk()})
+	// Everything this call uses stays resident until it returns.
+	lease := s.store.Lease()
+	defer lease.Release()
+	ds, err := s.need(lease, map[string][]byte{"ccs": req.GetCcs(), "pk": req.GetPk()})
 	if err != nil {
 		return nil, err
 	}
 	sw := newStopwatch()
-	c, err := s.circuit(ds[0])
+	c, err := s.circuit(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
 	sw.lap("load_ccs")
-	p, err := s.prover(ds[1], c)
+	p, err := s.prover(lease, ds[1], c)
 	if err != nil {
 		return nil, err
 	}
@@ -300,12 +313,15 @@ func proveGuarded(c *circuit, p *prover, w witness.Witness) (proof io.WriterTo, 
 }
 
 func (s *server) Verify(ctx context.Context, req *enginev1.VerifyRequest) (*enginev1.VerifyResponse, error) {
-	ds, err := s.need(map[string][]byte{"vk": req.GetVk()})
+	// Everything this call uses stays resident until it returns.
+	lease := s.store.Lease()
+	defer lease.Release()
+	ds, err := s.need(lease, map[string][]byte{"vk": req.GetVk()})
 	if err != nil {
 		return nil, err
 	}
 	sw := newStopwatch()
-	v, err := s.verifier(ds[0])
+	v, err := s.verifier(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
@@ -334,12 +350,15 @@ func (s *server) Verify(ctx context.Context, req *enginev1.VerifyRequest) (*engi
 }
 
 func (s *server) Stats(ctx context.Context, req *enginev1.StatsRequest) (*enginev1.StatsResponse, error) {
-	ds, err := s.need(map[string][]byte{"ccs": req.GetCcs()})
+	// Everything this call uses stays resident until it returns.
+	lease := s.store.Lease()
+	defer lease.Release()
+	ds, err := s.need(lease, map[string][]byte{"ccs": req.GetCcs()})
 	if err != nil {
 		return nil, err
 	}
 	sw := newStopwatch()
-	c, err := s.circuit(ds[0])
+	c, err := s.circuit(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
@@ -361,12 +380,15 @@ func (s *server) Stats(ctx context.Context, req *enginev1.StatsRequest) (*engine
 }
 
 func (s *server) Check(ctx context.Context, req *enginev1.CheckRequest) (*enginev1.CheckResponse, error) {
-	ds, err := s.need(map[string][]byte{"ccs": req.GetCcs()})
+	// Everything this call uses stays resident until it returns.
+	lease := s.store.Lease()
+	defer lease.Release()
+	ds, err := s.need(lease, map[string][]byte{"ccs": req.GetCcs()})
 	if err != nil {
 		return nil, err
 	}
 	sw := newStopwatch()
-	c, err := s.circuit(ds[0])
+	c, err := s.circuit(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
@@ -394,12 +416,15 @@ func solveGuarded(c *circuit, w witness.Witness) (err error) {
 }
 
 func (s *server) Solidity(ctx context.Context, req *enginev1.SolidityRequest) (*enginev1.SolidityResponse, error) {
-	ds, err := s.need(map[string][]byte{"vk": req.GetVk()})
+	// Everything this call uses stays resident until it returns.
+	lease := s.store.Lease()
+	defer lease.Release()
+	ds, err := s.need(lease, map[string][]byte{"vk": req.GetVk()})
 	if err != nil {
 		return nil, err
 	}
 	sw := newStopwatch()
-	v, err := s.verifier(ds[0])
+	v, err := s.verifier(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}

@@ -448,3 +448,39 @@ func TestSpawnedEngine(t *testing.T) {
 		t.Fatalf("spawned engine's proof verified in-process: %v %+v", err, res)
 	}
 }
+
+// TestBudgetCountsDecodedForms: what the engine holds resident after a
+// setup and a prove is its artifacts' bytes and their decoded forms, all
+// under one budget; a budget too small for a decoded key refuses the call
+// as RESOURCE_EXHAUSTED, and the engine goes on.
+func TestBudgetCountsDecodedForms(t *testing.T) {
+	c := open(t)
+	fx := build(t, "mimc", 3, ecc.BN254, snarkclient.Groth16)
+	keys, err := snarkclient.New(c).Setup(ctx(t), snarkclient.SetupRequest{CCS: fx.ccs, Scheme: snarkclient.Groth16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snarkclient.New(c).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.Health(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := uint64(len(fx.ccs.Data) + len(keys.PK.Data) + len(keys.VK.Data))
+	t.Logf("raw artifacts %d bytes, resident %d bytes", raw, h.GetResidentBytes())
+	if h.GetResidentBytes() < raw*3/2 {
+		t.Fatalf("resident %d bytes for %d bytes of artifacts: decoded forms are not counted", h.GetResidentBytes(), raw)
+	}
+
+	cfg := snark.Config(nil)
+	cfg.MaxResidentBytes = raw + 1024 // the bytes fit, their decoded forms do not
+	small := enginetest.InProcess(t, cfg)
+	_, err = snarkclient.New(small).Prove(ctx(t), snarkclient.ProveRequest{CCS: fx.ccs, PK: keys.PK, Witness: fx.wit})
+	if err == nil || !strings.Contains(err.Error(), "ResourceExhausted") {
+		t.Fatalf("prove with a budget below the decoded key: got %v, want ResourceExhausted", err)
+	}
+	if _, err := small.Health(ctx(t)); err != nil {
+		t.Fatalf("engine after a refused prove: %v", err)
+	}
+}

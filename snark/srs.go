@@ -24,7 +24,7 @@ const DevSRSSeed = "proofd insecure development SRS; never use for anything of v
 const DevSRSWarning = "INSECURE: these PLONK keys come from the development SRS, whose toxic waste is public; proofs made with them can be forged. Use --srs with a ceremony SRS for anything of value."
 
 // srsFor returns the canonical and Lagrange SRS for PLONK setup of c.
-func (s *server) srsFor(c *circuit, ds []artifact.Digest, dev bool) (kzg.SRS, kzg.SRS, []string, error) {
+func (s *server) srsFor(l *host.Lease, c *circuit, ds []artifact.Digest, dev bool) (kzg.SRS, kzg.SRS, []string, error) {
 	if dev {
 		if len(ds) > 1 {
 			return nil, nil, nil, host.BadInput("srs", "give an SRS or ask for the development SRS, not both")
@@ -40,14 +40,14 @@ func (s *server) srsFor(c *circuit, ds []artifact.Digest, dev bool) (kzg.SRS, kz
 	}
 	_, sizeLagrange := plonk.SRSSize(c.cs)
 	key := fmt.Sprintf("srs/%s/%d", c.curve, sizeLagrange)
-	v, missing, err := s.store.Decoded(ds[1], key, func(b []byte) (any, error) {
+	v, missing, err := l.Decoded(ds[1], key, func(b []byte) (any, error) {
 		return decodeSRS(b, c.curve, sizeLagrange)
 	})
 	if missing {
 		return nil, nil, nil, host.Missing(ds[1])
 	}
 	if err != nil {
-		return nil, nil, nil, host.BadInput("srs", err.Error())
+		return nil, nil, nil, host.InputStatus("srs", err)
 	}
 	pair := v.([2]kzg.SRS)
 	return pair[0], pair[1], nil, nil

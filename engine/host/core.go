@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -99,7 +98,14 @@ func (c *core) Upload(stream grpc.ClientStreamingServer[enginev1.UploadRequest, 
 		return status.Errorf(codes.ResourceExhausted, "upload %s %s: %d bytes exceeds the engine's limit of %d",
 			kind, want.Short(), hdr.GetSize(), c.cfg.MaxArtifactBytes)
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, hdr.GetSize()))
+	if max := c.store.Budget().Max(); hdr.GetSize() > max {
+		return status.Errorf(codes.ResourceExhausted, "upload %s %s: %d bytes exceed the engine's resident budget of %d",
+			kind, want.Short(), hdr.GetSize(), max)
+	}
+	// The header's size is a peer's claim: memory grows with the bytes
+	// that arrive, never past it.
+	size := int(hdr.GetSize())
+	var buf []byte
 	h := sha256.New()
 	for {
 		msg, err := stream.Recv()
@@ -110,21 +116,24 @@ func (c *core) Upload(stream grpc.ClientStreamingServer[enginev1.UploadRequest, 
 			return err
 		}
 		chunk := msg.GetChunk()
-		if uint64(buf.Len()+len(chunk)) > hdr.GetSize() {
-			return BadInput(kind, fmt.Sprintf("upload %s: more bytes than the %d the header announced", want.Short(), hdr.GetSize()))
+		if len(chunk) > size-len(buf) {
+			return BadInput(kind, fmt.Sprintf("upload %s: more bytes than the %d the header announced", want.Short(), size))
 		}
-		buf.Write(chunk)
+		buf = growTo(buf, len(chunk), size)
+		buf = append(buf, chunk...)
 		h.Write(chunk)
 	}
-	if uint64(buf.Len()) != hdr.GetSize() {
-		return BadInput(kind, fmt.Sprintf("upload %s: got %d bytes, header announced %d", want.Short(), buf.Len(), hdr.GetSize()))
+	if len(buf) != size {
+		return BadInput(kind, fmt.Sprintf("upload %s: got %d bytes, header announced %d", want.Short(), len(buf), size))
 	}
 	var got Digest
 	h.Sum(got[:0])
 	if got != want {
 		return BadInput(kind, fmt.Sprintf("upload: bytes hash to %s, header says %s", got.Short(), want.Short()))
 	}
-	c.store.Put(got, kind, buf.Bytes())
+	if err := c.store.Put(got, kind, buf); err != nil {
+		return status.Errorf(codes.ResourceExhausted, "upload %s %s: %v", kind, want.Short(), err)
+	}
 	return stream.SendAndClose(&enginev1.UploadResponse{Digest: got[:]})
 }
 
@@ -133,7 +142,9 @@ func (c *core) Download(req *enginev1.DownloadRequest, stream grpc.ServerStreami
 	if err != nil {
 		return BadInput("digest", err.Error())
 	}
-	data, ok := c.store.Get(d)
+	lease := c.store.Lease()
+	defer lease.Release()
+	data, ok := lease.Bytes(d)
 	if !ok {
 		return Missing(d)
 	}
@@ -150,4 +161,15 @@ func (c *core) Download(req *enginev1.DownloadRequest, stream grpc.ServerStreami
 		}
 	}
 	return nil
+}
+
+// growTo makes room for n more bytes in buf, doubling its capacity but
+// never past limit, so that a completed upload holds exactly its bytes.
+func growTo(buf []byte, n, limit int) []byte {
+	if len(buf)+n <= cap(buf) {
+		return buf
+	}
+	next := make([]byte, len(buf), min(max(2*cap(buf), len(buf)+n, 64<<10), limit))
+	copy(next, buf)
+	return next
 }

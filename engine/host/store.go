@@ -1,8 +1,11 @@
 package host
 
 import (
-	"container/list"
+	"errors"
 	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/proofd/proofd/artifact"
 )
@@ -10,100 +13,189 @@ import (
 // Digest is the SHA-256 of an artifact's bytes.
 type Digest = artifact.Digest
 
-// Store keeps artifacts resident by digest, evicting the least recently used
-// when its byte budget is exceeded. Decoded forms of an artifact (a parsed
-// proving key, say) live in the same entry and leave with it.
+// Store keeps artifacts resident by digest, with their decoded forms (a
+// parsed proving key, say), each an entry of the engine's Budget: the
+// least recently used go first when something new needs the room. A
+// decoded form is sized by SizeOf and may be evicted before its bytes (the
+// next use decodes again); evicting the bytes evicts their decoded forms.
 type Store struct {
+	budget *Budget
+
 	mu       sync.Mutex
-	maxBytes uint64
-	size     uint64
-	lru      *list.List // of *entry, most recent at front
-	byDigest map[Digest]*list.Element
+	byDigest map[Digest]*stored
 }
 
-type entry struct {
+type stored struct {
 	digest Digest
 	kind   string
 	data   []byte
+	entry  *Entry
 
 	decodeMu sync.Mutex // serializes decoding of this artifact
-	decoded  map[string]any
+	formsMu  sync.Mutex // guards forms; eviction edits it without decodeMu
+	forms    map[string]*form
 }
 
-// NewStore makes a store that keeps at most maxBytes of artifact bytes.
-func NewStore(maxBytes uint64) *Store {
-	return &Store{maxBytes: maxBytes, lru: list.New(), byDigest: map[Digest]*list.Element{}}
+type form struct {
+	v     any
+	entry *Entry
 }
+
+// NewStore makes a store whose artifacts and decoded forms share a budget
+// of maxBytes.
+func NewStore(maxBytes uint64) *Store {
+	return &Store{budget: NewBudget(maxBytes), byDigest: map[Digest]*stored{}}
+}
+
+// Budget is the budget the store counts against, for engines to register
+// what else they keep resident.
+func (s *Store) Budget() *Budget { return s.budget }
 
 // Put stores data under its digest, which the caller has already checked.
-func (s *Store) Put(d Digest, kind string, data []byte) {
+// It fails with ErrOverBudget when data does not fit beside what calls in
+// flight are using.
+func (s *Store) Put(d Digest, kind string, data []byte) error {
+	if st := s.pin(d); st != nil {
+		st.entry.Unpin()
+		return nil
+	}
+	st := &stored{digest: d, kind: kind, data: data}
+	e, err := s.budget.Add("artifact "+kind+" "+d.Short(), uint64(len(data)), func() { s.evicted(st) })
+	if err != nil {
+		return err
+	}
+	st.entry = e
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if el, ok := s.byDigest[d]; ok {
-		s.lru.MoveToFront(el)
-		return
-	}
-	s.byDigest[d] = s.lru.PushFront(&entry{digest: d, kind: kind, data: data})
-	s.size += uint64(len(data))
-	for s.size > s.maxBytes && s.lru.Len() > 1 {
-		oldest := s.lru.Back()
-		e := oldest.Value.(*entry)
-		s.lru.Remove(oldest)
-		delete(s.byDigest, e.digest)
-		s.size -= uint64(len(e.data))
-	}
+	s.byDigest[d] = st
+	s.mu.Unlock()
+	e.Unpin()
+	return nil
 }
 
-// Get returns the bytes stored under d.
-func (s *Store) Get(d Digest) ([]byte, bool) {
-	e := s.lookup(d)
-	if e == nil {
-		return nil, false
+// evicted forgets an artifact the budget let go, and its decoded forms.
+func (s *Store) evicted(st *stored) {
+	s.mu.Lock()
+	if s.byDigest[st.digest] == st {
+		delete(s.byDigest, st.digest)
 	}
-	return e.data, true
+	s.mu.Unlock()
+	st.formsMu.Lock()
+	forms := st.forms
+	st.forms = nil
+	st.formsMu.Unlock()
+	for _, f := range forms {
+		f.entry.Drop()
+	}
 }
 
 // Has reports whether d is resident.
-func (s *Store) Has(d Digest) bool { return s.lookup(d) != nil }
-
-// Stats reports how many artifacts and bytes are resident.
-func (s *Store) Stats() (count int, bytes uint64) {
+func (s *Store) Has(d Digest) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lru.Len(), s.size
+	_, ok := s.byDigest[d]
+	return ok
 }
 
-// Decoded returns the decoded form of artifact d under name, decoding it with
-// decode on first use. Concurrent callers share one decode. It reports
-// missing=true when d is not resident.
-func (s *Store) Decoded(d Digest, name string, decode func(data []byte) (any, error)) (v any, missing bool, err error) {
-	e := s.lookup(d)
-	if e == nil {
+// Stats reports how many artifacts are resident, and the bytes of
+// everything counted against the budget (artifacts, decoded forms, and
+// whatever else the engine registered).
+func (s *Store) Stats() (artifacts int, bytes uint64) {
+	s.mu.Lock()
+	n := len(s.byDigest)
+	s.mu.Unlock()
+	return n, s.budget.Used()
+}
+
+// pin finds d and pins its bytes, or returns nil.
+func (s *Store) pin(d Digest) *stored {
+	s.mu.Lock()
+	st, ok := s.byDigest[d]
+	s.mu.Unlock()
+	if !ok || !st.entry.Pin() {
+		return nil
+	}
+	return st
+}
+
+// Lease holds what one call uses from the store: everything it returned
+// stays resident until Release. A Lease is for one goroutine.
+type Lease struct {
+	s    *Store
+	pins []*Entry
+}
+
+// Lease starts a call's lease.
+func (s *Store) Lease() *Lease { return &Lease{s: s} }
+
+// Release unpins everything the lease handed out.
+func (l *Lease) Release() {
+	for _, e := range l.pins {
+		e.Unpin()
+	}
+	l.pins = nil
+}
+
+// Bytes returns the bytes stored under d, pinned for the lease.
+func (l *Lease) Bytes(d Digest) ([]byte, bool) {
+	st := l.s.pin(d)
+	if st == nil {
+		return nil, false
+	}
+	l.pins = append(l.pins, st.entry)
+	return st.data, true
+}
+
+// Decoded returns the decoded form of artifact d under name, decoding it
+// with decode on first use and sizing it with SizeOf; both stay pinned for
+// the lease. Concurrent callers share one decode. It reports missing=true
+// when d is not resident, and an error wrapping ErrOverBudget when the
+// decoded form does not fit (see InputStatus).
+func (l *Lease) Decoded(d Digest, name string, decode func(data []byte) (any, error)) (v any, missing bool, err error) {
+	st := l.s.pin(d)
+	if st == nil {
 		return nil, true, nil
 	}
-	e.decodeMu.Lock()
-	defer e.decodeMu.Unlock()
-	if v, ok := e.decoded[name]; ok {
-		return v, false, nil
+	l.pins = append(l.pins, st.entry)
+	st.decodeMu.Lock()
+	defer st.decodeMu.Unlock()
+	st.formsMu.Lock()
+	f := st.forms[name]
+	st.formsMu.Unlock()
+	if f != nil && f.entry.Pin() {
+		l.pins = append(l.pins, f.entry)
+		return f.v, false, nil
 	}
-	v, err = decode(e.data)
+	v, err = decode(st.data)
 	if err != nil {
 		return nil, false, err
 	}
-	if e.decoded == nil {
-		e.decoded = map[string]any{}
+	f = &form{v: v}
+	e, err := l.s.budget.Add("decoded "+name+" of "+st.kind+" "+d.Short(), SizeOf(v), func() {
+		st.formsMu.Lock()
+		if st.forms[name] == f {
+			delete(st.forms, name)
+		}
+		st.formsMu.Unlock()
+	})
+	if err != nil {
+		return nil, false, err
 	}
-	e.decoded[name] = v
+	f.entry = e
+	l.pins = append(l.pins, e)
+	st.formsMu.Lock()
+	if st.forms == nil {
+		st.forms = map[string]*form{}
+	}
+	st.forms[name] = f
+	st.formsMu.Unlock()
 	return v, false, nil
 }
 
-func (s *Store) lookup(d Digest) *entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	el, ok := s.byDigest[d]
-	if !ok {
-		return nil
+// InputStatus is the status for a failure to load input: RESOURCE_EXHAUSTED
+// when it does not fit the budget, otherwise a BadInput naming it.
+func InputStatus(input string, err error) error {
+	if errors.Is(err, ErrOverBudget) {
+		return status.Errorf(codes.ResourceExhausted, "%s: %v", input, err)
 	}
-	s.lru.MoveToFront(el)
-	return el.Value.(*entry)
+	return BadInput(input, err.Error())
 }

@@ -2,7 +2,11 @@ package vmclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
@@ -28,11 +32,17 @@ type LoadRequest struct {
 	SnapshotEvery uint64
 	// MaxSteps bounds the initial run (0: engine default).
 	MaxSteps uint64
-	// Preimages are served from memory; PreimageServer is a command that
-	// speaks Cannon's host protocol on file descriptors 3-6. Give one or neither.
+	// Preimages are served from memory; PreimageServer names a preimage
+	// server the engine was started with (`proofd engine serve --kind vm
+	// --preimage-server NAME=CMD`). Give one or neither.
 	Preimages      map[[32]byte][]byte
-	PreimageServer []string
+	PreimageServer string
 }
+
+// ErrNotLoaded means the engine does not hold the prestate a question is
+// about: it was never loaded, was unloaded, or was evicted to make room.
+// Trace loads it again and asks once more.
+var ErrNotLoaded = errors.New("prestate not loaded")
 
 // TraceInfo describes a loaded prestate's run.
 type TraceInfo struct {
@@ -51,7 +61,7 @@ type TraceInfo struct {
 func (c *Client) Load(ctx context.Context, req LoadRequest) (*TraceInfo, error) {
 	preq := &enginev1.VmLoadRequest{
 		Prestate: req.Prestate.Digest[:], SnapshotEvery: req.SnapshotEvery, MaxSteps: req.MaxSteps,
-		PreimageServer: req.PreimageServer,
+		PreimageServerName: req.PreimageServer,
 	}
 	for k, v := range req.Preimages {
 		preq.Preimages = append(preq.Preimages, &enginev1.Preimage{Key: k[:], Value: v})
@@ -90,7 +100,7 @@ type Claim struct {
 func (c *Client) ClaimAt(ctx context.Context, prestate artifact.Digest, step uint64) (*Claim, error) {
 	resp, err := c.rpc.Claim(ctx, &enginev1.VmStepRequest{Prestate: prestate[:], Step: step})
 	if err != nil {
-		return nil, engine.FromStatus(ctx, "vm claim", err)
+		return nil, vmStatus(ctx, "vm claim", err)
 	}
 	return claimFrom(resp)
 }
@@ -99,9 +109,30 @@ func (c *Client) ClaimAt(ctx context.Context, prestate artifact.Digest, step uin
 func (c *Client) Final(ctx context.Context, prestate artifact.Digest) (*Claim, error) {
 	resp, err := c.rpc.Final(ctx, &enginev1.VmFinalRequest{Prestate: prestate[:]})
 	if err != nil {
-		return nil, engine.FromStatus(ctx, "vm final", err)
+		return nil, vmStatus(ctx, "vm final", err)
 	}
 	return claimFrom(resp)
+}
+
+// Unload drops a loaded prestate from the engine, freeing its warm
+// snapshots and stopping its preimage server once questions in flight are
+// answered. It reports whether the prestate was loaded and the bytes its
+// trace held.
+func (c *Client) Unload(ctx context.Context, prestate artifact.Digest) (unloaded bool, freed uint64, err error) {
+	resp, err := c.rpc.Unload(ctx, &enginev1.VmUnloadRequest{Prestate: prestate[:]})
+	if err != nil {
+		return false, 0, engine.FromStatus(ctx, "vm unload", err)
+	}
+	return resp.GetUnloaded(), resp.GetFreedBytes(), nil
+}
+
+// vmStatus is fromStatus for questions about a loaded prestate, where
+// FAILED_PRECONDITION can only mean the prestate is not loaded.
+func vmStatus(ctx context.Context, op string, err error) error {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.FailedPrecondition && ctx.Err() == nil {
+		return fmt.Errorf("%s: %w: %s", op, ErrNotLoaded, st.Message())
+	}
+	return engine.FromStatus(ctx, op, err)
 }
 
 func claimFrom(resp *enginev1.VmClaimResponse) (*Claim, error) {
@@ -125,7 +156,7 @@ type StepData struct {
 func (c *Client) StepDataAt(ctx context.Context, prestate artifact.Digest, step uint64) (*StepData, error) {
 	resp, err := c.rpc.StepData(ctx, &enginev1.VmStepRequest{Prestate: prestate[:], Step: step})
 	if err != nil {
-		return nil, engine.FromStatus(ctx, "vm step data", err)
+		return nil, vmStatus(ctx, "vm step data", err)
 	}
 	sd := &StepData{
 		Step: resp.GetStep(), StateData: resp.GetStateData(), ProofData: resp.GetProofData(),
@@ -157,9 +188,9 @@ type PreimageData struct {
 // Trace is a trace provider over a VM engine, shaped like op-challenger's
 // TraceProvider: positions are steps from the prestate's start.
 type Trace struct {
-	client   *Client
-	prestate artifact.Digest
-	info     *TraceInfo
+	client *Client
+	req    LoadRequest
+	info   *TraceInfo
 }
 
 // NewTrace loads req's prestate into the engine and returns its trace.
@@ -169,7 +200,20 @@ func NewTrace(ctx context.Context, c *engine.Conn, req LoadRequest) (*Trace, err
 	if err != nil {
 		return nil, err
 	}
-	return &Trace{client: client, prestate: req.Prestate.Digest, info: info}, nil
+	return &Trace{client: client, req: req, info: info}, nil
+}
+
+// ask runs a question, loading the prestate again if the engine let it go
+// (evicted for room, or unloaded) and asking once more.
+func (t *Trace) ask(ctx context.Context, q func() error) error {
+	err := q()
+	if !errors.Is(err, ErrNotLoaded) {
+		return err
+	}
+	if _, err := t.client.Load(ctx, t.req); err != nil {
+		return err
+	}
+	return q()
 }
 
 // Info is what loading the prestate found.
@@ -182,7 +226,11 @@ func (t *Trace) AbsolutePreStateCommitment(context.Context) ([32]byte, error) {
 
 // Get is the claim at position i (the final state's past the exit).
 func (t *Trace) Get(ctx context.Context, i uint64) ([32]byte, error) {
-	cl, err := t.client.ClaimAt(ctx, t.prestate, i)
+	var cl *Claim
+	err := t.ask(ctx, func() (err error) {
+		cl, err = t.client.ClaimAt(ctx, t.req.Prestate.Digest, i)
+		return err
+	})
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -192,7 +240,11 @@ func (t *Trace) Get(ctx context.Context, i uint64) ([32]byte, error) {
 // GetStepData returns the pre-state witness and proof for the step from i,
 // and the preimage it reads (nil when none).
 func (t *Trace) GetStepData(ctx context.Context, i uint64) (prestate, proofData []byte, preimage *PreimageData, err error) {
-	sd, err := t.client.StepDataAt(ctx, t.prestate, i)
+	var sd *StepData
+	err = t.ask(ctx, func() (err error) {
+		sd, err = t.client.StepDataAt(ctx, t.req.Prestate.Digest, i)
+		return err
+	})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -1798,12 +1798,17 @@ type VmLoadRequest struct {
 	SnapshotEvery uint64 `protobuf:"varint,2,opt,name=snapshot_every,json=snapshotEvery,proto3" json:"snapshot_every,omitempty"`
 	// Stop the initial run after this many steps (0: the engine's default).
 	MaxSteps uint64 `protobuf:"varint,3,opt,name=max_steps,json=maxSteps,proto3" json:"max_steps,omitempty"`
-	// Preimages to serve from memory, or a preimage server command speaking
-	// Cannon's host protocol on file descriptors 3-6.
-	Preimages      []*Preimage `protobuf:"bytes,4,rep,name=preimages,proto3" json:"preimages,omitempty"`
-	PreimageServer []string    `protobuf:"bytes,5,rep,name=preimage_server,json=preimageServer,proto3" json:"preimage_server,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Preimages to serve from memory, or the name of a preimage server the
+	// engine was started with (`--preimage-server NAME=CMD`).
+	Preimages []*Preimage `protobuf:"bytes,4,rep,name=preimages,proto3" json:"preimages,omitempty"`
+	// A command line to run as the preimage server. Refused: a request may
+	// not make the engine run a command; name a configured server instead.
+	//
+	// Deprecated: Marked as deprecated in proto/enginev1/engine.proto.
+	PreimageServer     []string `protobuf:"bytes,5,rep,name=preimage_server,json=preimageServer,proto3" json:"preimage_server,omitempty"`
+	PreimageServerName string   `protobuf:"bytes,6,opt,name=preimage_server_name,json=preimageServerName,proto3" json:"preimage_server_name,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *VmLoadRequest) Reset() {
@@ -1864,11 +1869,19 @@ func (x *VmLoadRequest) GetPreimages() []*Preimage {
 	return nil
 }
 
+// Deprecated: Marked as deprecated in proto/enginev1/engine.proto.
 func (x *VmLoadRequest) GetPreimageServer() []string {
 	if x != nil {
 		return x.PreimageServer
 	}
 	return nil
+}
+
+func (x *VmLoadRequest) GetPreimageServerName() string {
+	if x != nil {
+		return x.PreimageServerName
+	}
+	return ""
 }
 
 type VmLoadResponse struct {
@@ -2253,6 +2266,104 @@ func (x *VmFinalRequest) GetPrestate() []byte {
 	return nil
 }
 
+type VmUnloadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Prestate      []byte                 `protobuf:"bytes,1,opt,name=prestate,proto3" json:"prestate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmUnloadRequest) Reset() {
+	*x = VmUnloadRequest{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmUnloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmUnloadRequest) ProtoMessage() {}
+
+func (x *VmUnloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmUnloadRequest.ProtoReflect.Descriptor instead.
+func (*VmUnloadRequest) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *VmUnloadRequest) GetPrestate() []byte {
+	if x != nil {
+		return x.Prestate
+	}
+	return nil
+}
+
+type VmUnloadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the prestate was loaded.
+	Unloaded bool `protobuf:"varint,1,opt,name=unloaded,proto3" json:"unloaded,omitempty"`
+	// The bytes its trace held against the engine's budget.
+	FreedBytes    uint64 `protobuf:"varint,2,opt,name=freed_bytes,json=freedBytes,proto3" json:"freed_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmUnloadResponse) Reset() {
+	*x = VmUnloadResponse{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmUnloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmUnloadResponse) ProtoMessage() {}
+
+func (x *VmUnloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmUnloadResponse.ProtoReflect.Descriptor instead.
+func (*VmUnloadResponse) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *VmUnloadResponse) GetUnloaded() bool {
+	if x != nil {
+		return x.Unloaded
+	}
+	return false
+}
+
+func (x *VmUnloadResponse) GetFreedBytes() uint64 {
+	if x != nil {
+		return x.FreedBytes
+	}
+	return 0
+}
+
 var File_proto_enginev1_engine_proto protoreflect.FileDescriptor
 
 const file_proto_enginev1_engine_proto_rawDesc = "" +
@@ -2365,13 +2476,14 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\atimings\x18\x02 \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\"2\n" +
 	"\bPreimage\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\xd2\x01\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\x88\x02\n" +
 	"\rVmLoadRequest\x12\x1a\n" +
 	"\bprestate\x18\x01 \x01(\fR\bprestate\x12%\n" +
 	"\x0esnapshot_every\x18\x02 \x01(\x04R\rsnapshotEvery\x12\x1b\n" +
 	"\tmax_steps\x18\x03 \x01(\x04R\bmaxSteps\x128\n" +
-	"\tpreimages\x18\x04 \x03(\v2\x1a.proofd.engine.v1.PreimageR\tpreimages\x12'\n" +
-	"\x0fpreimage_server\x18\x05 \x03(\tR\x0epreimageServer\"\x99\x02\n" +
+	"\tpreimages\x18\x04 \x03(\v2\x1a.proofd.engine.v1.PreimageR\tpreimages\x12+\n" +
+	"\x0fpreimage_server\x18\x05 \x03(\tB\x02\x18\x01R\x0epreimageServer\x120\n" +
+	"\x14preimage_server_name\x18\x06 \x01(\tR\x12preimageServerName\"\x99\x02\n" +
 	"\x0eVmLoadResponse\x12%\n" +
 	"\x0eprestate_claim\x18\x01 \x01(\fR\rprestateClaim\x12\x1d\n" +
 	"\n" +
@@ -2406,7 +2518,13 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\roracle_offset\x18\b \x01(\x04R\foracleOffset\x122\n" +
 	"\atimings\x18\t \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\",\n" +
 	"\x0eVmFinalRequest\x12\x1a\n" +
-	"\bprestate\x18\x01 \x01(\fR\bprestate*8\n" +
+	"\bprestate\x18\x01 \x01(\fR\bprestate\"-\n" +
+	"\x0fVmUnloadRequest\x12\x1a\n" +
+	"\bprestate\x18\x01 \x01(\fR\bprestate\"O\n" +
+	"\x10VmUnloadResponse\x12\x1a\n" +
+	"\bunloaded\x18\x01 \x01(\bR\bunloaded\x12\x1f\n" +
+	"\vfreed_bytes\x18\x02 \x01(\x04R\n" +
+	"freedBytes*8\n" +
 	"\x06Scheme\x12\x16\n" +
 	"\x12SCHEME_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aGROTH16\x10\x01\x12\t\n" +
@@ -2424,12 +2542,13 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\x06Verify\x12\x1f.proofd.engine.v1.VerifyRequest\x1a .proofd.engine.v1.VerifyResponse\x12H\n" +
 	"\x05Stats\x12\x1e.proofd.engine.v1.StatsRequest\x1a\x1f.proofd.engine.v1.StatsResponse\x12H\n" +
 	"\x05Check\x12\x1e.proofd.engine.v1.CheckRequest\x1a\x1f.proofd.engine.v1.CheckResponse\x12Q\n" +
-	"\bSolidity\x12!.proofd.engine.v1.SolidityRequest\x1a\".proofd.engine.v1.SolidityResponse2\xbd\x02\n" +
+	"\bSolidity\x12!.proofd.engine.v1.SolidityRequest\x1a\".proofd.engine.v1.SolidityResponse2\x8e\x03\n" +
 	"\x02Vm\x12I\n" +
 	"\x04Load\x12\x1f.proofd.engine.v1.VmLoadRequest\x1a .proofd.engine.v1.VmLoadResponse\x12K\n" +
 	"\x05Claim\x12\x1f.proofd.engine.v1.VmStepRequest\x1a!.proofd.engine.v1.VmClaimResponse\x12Q\n" +
 	"\bStepData\x12\x1f.proofd.engine.v1.VmStepRequest\x1a$.proofd.engine.v1.VmStepDataResponse\x12L\n" +
-	"\x05Final\x12 .proofd.engine.v1.VmFinalRequest\x1a!.proofd.engine.v1.VmClaimResponseB)Z'github.com/proofd/proofd/proto/enginev1b\x06proto3"
+	"\x05Final\x12 .proofd.engine.v1.VmFinalRequest\x1a!.proofd.engine.v1.VmClaimResponse\x12O\n" +
+	"\x06Unload\x12!.proofd.engine.v1.VmUnloadRequest\x1a\".proofd.engine.v1.VmUnloadResponseB)Z'github.com/proofd/proofd/proto/enginev1b\x06proto3"
 
 var (
 	file_proto_enginev1_engine_proto_rawDescOnce sync.Once
@@ -2444,7 +2563,7 @@ func file_proto_enginev1_engine_proto_rawDescGZIP() []byte {
 }
 
 var file_proto_enginev1_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_proto_enginev1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_proto_enginev1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_proto_enginev1_engine_proto_goTypes = []any{
 	(Scheme)(0),                // 0: proofd.engine.v1.Scheme
 	(HealthResponse_Status)(0), // 1: proofd.engine.v1.HealthResponse.Status
@@ -2483,6 +2602,8 @@ var file_proto_enginev1_engine_proto_goTypes = []any{
 	(*VmClaimResponse)(nil),    // 34: proofd.engine.v1.VmClaimResponse
 	(*VmStepDataResponse)(nil), // 35: proofd.engine.v1.VmStepDataResponse
 	(*VmFinalRequest)(nil),     // 36: proofd.engine.v1.VmFinalRequest
+	(*VmUnloadRequest)(nil),    // 37: proofd.engine.v1.VmUnloadRequest
+	(*VmUnloadResponse)(nil),   // 38: proofd.engine.v1.VmUnloadResponse
 }
 var file_proto_enginev1_engine_proto_depIdxs = []int32{
 	1,  // 0: proofd.engine.v1.HealthResponse.status:type_name -> proofd.engine.v1.HealthResponse.Status
@@ -2515,24 +2636,26 @@ var file_proto_enginev1_engine_proto_depIdxs = []int32{
 	33, // 27: proofd.engine.v1.Vm.Claim:input_type -> proofd.engine.v1.VmStepRequest
 	33, // 28: proofd.engine.v1.Vm.StepData:input_type -> proofd.engine.v1.VmStepRequest
 	36, // 29: proofd.engine.v1.Vm.Final:input_type -> proofd.engine.v1.VmFinalRequest
-	3,  // 30: proofd.engine.v1.Engine.Handshake:output_type -> proofd.engine.v1.HandshakeResponse
-	5,  // 31: proofd.engine.v1.Engine.Health:output_type -> proofd.engine.v1.HealthResponse
-	7,  // 32: proofd.engine.v1.Engine.Shutdown:output_type -> proofd.engine.v1.ShutdownResponse
-	9,  // 33: proofd.engine.v1.Engine.Has:output_type -> proofd.engine.v1.HasResponse
-	12, // 34: proofd.engine.v1.Engine.Upload:output_type -> proofd.engine.v1.UploadResponse
-	14, // 35: proofd.engine.v1.Engine.Download:output_type -> proofd.engine.v1.DownloadResponse
-	19, // 36: proofd.engine.v1.Snark.Setup:output_type -> proofd.engine.v1.SetupResponse
-	21, // 37: proofd.engine.v1.Snark.Prove:output_type -> proofd.engine.v1.ProveResponse
-	23, // 38: proofd.engine.v1.Snark.Verify:output_type -> proofd.engine.v1.VerifyResponse
-	25, // 39: proofd.engine.v1.Snark.Stats:output_type -> proofd.engine.v1.StatsResponse
-	27, // 40: proofd.engine.v1.Snark.Check:output_type -> proofd.engine.v1.CheckResponse
-	29, // 41: proofd.engine.v1.Snark.Solidity:output_type -> proofd.engine.v1.SolidityResponse
-	32, // 42: proofd.engine.v1.Vm.Load:output_type -> proofd.engine.v1.VmLoadResponse
-	34, // 43: proofd.engine.v1.Vm.Claim:output_type -> proofd.engine.v1.VmClaimResponse
-	35, // 44: proofd.engine.v1.Vm.StepData:output_type -> proofd.engine.v1.VmStepDataResponse
-	34, // 45: proofd.engine.v1.Vm.Final:output_type -> proofd.engine.v1.VmClaimResponse
-	30, // [30:46] is the sub-list for method output_type
-	14, // [14:30] is the sub-list for method input_type
+	37, // 30: proofd.engine.v1.Vm.Unload:input_type -> proofd.engine.v1.VmUnloadRequest
+	3,  // 31: proofd.engine.v1.Engine.Handshake:output_type -> proofd.engine.v1.HandshakeResponse
+	5,  // 32: proofd.engine.v1.Engine.Health:output_type -> proofd.engine.v1.HealthResponse
+	7,  // 33: proofd.engine.v1.Engine.Shutdown:output_type -> proofd.engine.v1.ShutdownResponse
+	9,  // 34: proofd.engine.v1.Engine.Has:output_type -> proofd.engine.v1.HasResponse
+	12, // 35: proofd.engine.v1.Engine.Upload:output_type -> proofd.engine.v1.UploadResponse
+	14, // 36: proofd.engine.v1.Engine.Download:output_type -> proofd.engine.v1.DownloadResponse
+	19, // 37: proofd.engine.v1.Snark.Setup:output_type -> proofd.engine.v1.SetupResponse
+	21, // 38: proofd.engine.v1.Snark.Prove:output_type -> proofd.engine.v1.ProveResponse
+	23, // 39: proofd.engine.v1.Snark.Verify:output_type -> proofd.engine.v1.VerifyResponse
+	25, // 40: proofd.engine.v1.Snark.Stats:output_type -> proofd.engine.v1.StatsResponse
+	27, // 41: proofd.engine.v1.Snark.Check:output_type -> proofd.engine.v1.CheckResponse
+	29, // 42: proofd.engine.v1.Snark.Solidity:output_type -> proofd.engine.v1.SolidityResponse
+	32, // 43: proofd.engine.v1.Vm.Load:output_type -> proofd.engine.v1.VmLoadResponse
+	34, // 44: proofd.engine.v1.Vm.Claim:output_type -> proofd.engine.v1.VmClaimResponse
+	35, // 45: proofd.engine.v1.Vm.StepData:output_type -> proofd.engine.v1.VmStepDataResponse
+	34, // 46: proofd.engine.v1.Vm.Final:output_type -> proofd.engine.v1.VmClaimResponse
+	38, // 47: proofd.engine.v1.Vm.Unload:output_type -> proofd.engine.v1.VmUnloadResponse
+	31, // [31:48] is the sub-list for method output_type
+	14, // [14:31] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -2553,7 +2676,7 @@ func file_proto_enginev1_engine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_enginev1_engine_proto_rawDesc), len(file_proto_enginev1_engine_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -635,6 +635,7 @@ const (
 	Vm_Claim_FullMethodName    = "/proofd.engine.v1.Vm/Claim"
 	Vm_StepData_FullMethodName = "/proofd.engine.v1.Vm/StepData"
 	Vm_Final_FullMethodName    = "/proofd.engine.v1.Vm/Final"
+	Vm_Unload_FullMethodName   = "/proofd.engine.v1.Vm/Unload"
 )
 
 // VmClient is the client API for Vm service.
@@ -655,6 +656,10 @@ type VmClient interface {
 	// step data of the final state (pre = post = final claim).
 	StepData(ctx context.Context, in *VmStepRequest, opts ...grpc.CallOption) (*VmStepDataResponse, error)
 	Final(ctx context.Context, in *VmFinalRequest, opts ...grpc.CallOption) (*VmClaimResponse, error)
+	// Unload drops a loaded prestate: its warm snapshots leave the engine's
+	// budget and its preimage server is stopped, once calls using it finish.
+	// Unloading a prestate that is not loaded is not an error.
+	Unload(ctx context.Context, in *VmUnloadRequest, opts ...grpc.CallOption) (*VmUnloadResponse, error)
 }
 
 type vmClient struct {
@@ -705,6 +710,16 @@ func (c *vmClient) Final(ctx context.Context, in *VmFinalRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *vmClient) Unload(ctx context.Context, in *VmUnloadRequest, opts ...grpc.CallOption) (*VmUnloadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmUnloadResponse)
+	err := c.cc.Invoke(ctx, Vm_Unload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VmServer is the server API for Vm service.
 // All implementations must embed UnimplementedVmServer
 // for forward compatibility.
@@ -723,6 +738,10 @@ type VmServer interface {
 	// step data of the final state (pre = post = final claim).
 	StepData(context.Context, *VmStepRequest) (*VmStepDataResponse, error)
 	Final(context.Context, *VmFinalRequest) (*VmClaimResponse, error)
+	// Unload drops a loaded prestate: its warm snapshots leave the engine's
+	// budget and its preimage server is stopped, once calls using it finish.
+	// Unloading a prestate that is not loaded is not an error.
+	Unload(context.Context, *VmUnloadRequest) (*VmUnloadResponse, error)
 	mustEmbedUnimplementedVmServer()
 }
 
@@ -744,6 +763,9 @@ func (UnimplementedVmServer) StepData(context.Context, *VmStepRequest) (*VmStepD
 }
 func (UnimplementedVmServer) Final(context.Context, *VmFinalRequest) (*VmClaimResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Final not implemented")
+}
+func (UnimplementedVmServer) Unload(context.Context, *VmUnloadRequest) (*VmUnloadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unload not implemented")
 }
 func (UnimplementedVmServer) mustEmbedUnimplementedVmServer() {}
 func (UnimplementedVmServer) testEmbeddedByValue()            {}
@@ -838,6 +860,24 @@ func _Vm_Final_Handler(srv interface{}, ctx context.Context, dec func(interface{
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Vm_Unload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmUnloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmServer).Unload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vm_Unload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmServer).Unload(ctx, req.(*VmUnloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Vm_ServiceDesc is the grpc.ServiceDesc for Vm service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -860,6 +900,10 @@ var Vm_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Final",
 			Handler:    _Vm_Final_Handler,
+		},
+		{
+			MethodName: "Unload",
+			Handler:    _Vm_Unload_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

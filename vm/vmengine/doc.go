@@ -21,12 +21,37 @@
 // page hashes, and a VM started from one gets a copy of them, so a proof
 // does not re-hash all of memory.
 //
+// Memory: a loaded prestate (its trace) is one entry of the engine's
+// resident budget (host.Budget, --max-resident-bytes), shared with the
+// artifacts: its warm snapshots, its final state and room for the cursor,
+// each sized by host.SizeOf (a copy of guest memory with its page hashes,
+// about 2.1 times the memory). The run reserves the running VM and the
+// next snapshot before cloning; if that does not fit, it thins the
+// snapshots, and with one left it gives up (RESOURCE_EXHAUSTED). The least
+// recently used traces are evicted for room; a question pins its trace.
+// A question about an evicted or unloaded prestate is FAILED_PRECONDITION
+// (vmclient.ErrNotLoaded; vmclient.Trace loads it again). Unload drops a
+// trace at once, or when the questions in flight on it finish.
+//
+// Preimages come from the request (a key/value list) or from a preimage
+// server the engine was started with (Options.PreimageServers, `proofd
+// engine serve --kind vm --preimage-server NAME=CMD`), which a request
+// names. A request never makes the engine run a command.
+//
 // Invariants:
 //   - Warm snapshots are never mutated: a question steps a clone of one, or
 //     the trace's own cursor VM, never a snapshot in place.
 //   - Questions about one prestate are answered one at a time (a VM is a
 //     single mutable state); different prestates proceed in parallel.
-//   - Preimage servers started for a trace are stopped when the engine stops.
+//   - Preimage servers started for a trace are stopped when the trace is
+//     evicted or unloaded, and when the engine stops.
+//   - A prestate is run once at a time: concurrent Loads of one digest share
+//     the run, which is canceled only when every one of them has gone.
+//   - Only commands from Options run; a request naming another server, or
+//     carrying a command line (the deprecated preimage_server field), is
+//     bad input and nothing is started.
+//   - Resident traces never exceed the budget, and a pinned trace (one a
+//     question or its own load is using) is never evicted.
 //   - Prestate bytes are decoded by the snapshot package (proofd format,
 //     every length bounded) or by Cannon's own decoder (.bin, .bin.gz),
 //     under recover.

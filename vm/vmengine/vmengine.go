@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine/host"
@@ -33,42 +37,88 @@ const (
 	MaxSnapshots = 64
 )
 
+// Options configure the VM engine when it starts; nothing in a request
+// can change them.
+type Options struct {
+	// PreimageServers are the preimage servers a Load may name: each a
+	// command line speaking Cannon's host protocol on fds 3-6. A request
+	// names one of these; it can never make the engine run anything else.
+	PreimageServers map[string][]string
+}
+
+// Validate reports every problem with the options.
+func (o Options) Validate() error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(o.PreimageServers)) {
+		if name == "" || strings.ContainsAny(name, "= \t\n") {
+			errs = append(errs, fmt.Errorf("vm engine: preimage server name %q: want a non-empty name without '=' or spaces", name))
+		}
+		if len(o.PreimageServers[name]) == 0 || o.PreimageServers[name][0] == "" {
+			errs = append(errs, fmt.Errorf("vm engine: preimage server %q: empty command", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Config is the host configuration that serves this engine.
-func Config(log *slog.Logger) host.Config {
+func Config(log *slog.Logger, opts Options) (host.Config, error) {
+	if err := opts.Validate(); err != nil {
+		return host.Config{}, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv := &server{log: log, traces: map[artifact.Digest]*trace{}}
+	srv := &server{log: log, servers: maps.Clone(opts.PreimageServers),
+		traces: map[artifact.Digest]*trace{}, loading: map[artifact.Digest]*loadCall{}}
 	return host.Config{
 		Kind:          "vm",
 		EngineVersion: "proofd vm engine, Cannon multithreaded64-5",
 		Services:      []string{enginev1.Vm_ServiceDesc.ServiceName},
 		Register: func(s *grpc.Server, store *host.Store) {
-			srv.store = store
+			srv.store, srv.budget = store, store.Budget()
 			enginev1.RegisterVmServer(s, srv)
 		},
 		Stopped: srv.close,
 		Logger:  log,
-	}
+	}, nil
 }
 
 type server struct {
 	enginev1.UnimplementedVmServer
-	store *host.Store
-	log   *slog.Logger
+	store   *host.Store
+	budget  *host.Budget
+	log     *slog.Logger
+	servers map[string][]string
 
-	mu     sync.Mutex
-	traces map[artifact.Digest]*trace
+	mu      sync.Mutex
+	traces  map[artifact.Digest]*trace
+	loading map[artifact.Digest]*loadCall
 }
 
-// trace is one loaded prestate and what its run found.
+// loadCall is one run of a prestate, shared by every Load that asks for
+// it while it runs; it is canceled when all of them have gone.
+type loadCall struct {
+	done    chan struct{}
+	info    *enginev1.VmLoadResponse
+	err     error
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// trace is one loaded prestate and what its run found. Its budget entry
+// counts the warm snapshots, the final state and room for the cursor;
+// a question pins it, so a trace is evicted only between questions.
 type trace struct {
+	entry *host.Entry
+	info  *enginev1.VmLoadResponse // set once the run is done
+
 	mu       sync.Mutex
 	oracle   vm.Oracle
 	stop     func() error // stops the preimage server, if any
 	prestate common.Hash
 	start    uint64
 	snaps    []*versions.VersionedState // by step, snaps[0] the prestate; never mutated
+	held     uint64                     // bytes of snaps
 	final    *versions.VersionedState
 	exited   bool
 	cursor   *vm.Machine // the last question's VM, reused when it is closer
@@ -79,17 +129,62 @@ type trace struct {
 	cursorStepped, cursorProved bool
 }
 
+// release lets go of everything the trace holds: its budget entry is gone.
+func (t *trace) release(log *slog.Logger) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.snaps, t.final, t.cursor = nil, nil, nil
+	if t.stop != nil {
+		if err := t.stop(); err != nil {
+			log.Warn("stopping a preimage server", "prestate", fmt.Sprintf("%x", t.prestate), "err", err)
+		}
+		t.stop = nil
+	}
+}
+
 func (s *server) close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	for _, call := range s.loading {
+		call.cancel()
+	}
+	calls := slices.Collect(maps.Values(s.loading))
+	traces := slices.Collect(maps.Values(s.traces))
+	s.traces = map[artifact.Digest]*trace{}
+	s.mu.Unlock()
+	for _, call := range calls {
+		<-call.done
+	}
 	var errs []error
-	for _, t := range s.traces {
+	for _, t := range traces {
+		t.mu.Lock()
 		if t.stop != nil {
 			errs = append(errs, t.stop())
+			t.stop = nil
 		}
+		t.mu.Unlock()
 	}
-	s.traces = map[artifact.Digest]*trace{}
 	return errors.Join(errs...)
+}
+
+// oracleSource checks what a Load asks to read preimages from, before
+// anything runs.
+func (s *server) oracleSource(req *enginev1.VmLoadRequest) (argv []string, err error) {
+	if len(req.GetPreimageServer()) > 0 { //nolint:staticcheck // refusing the deprecated field is the point
+		return nil, host.BadInput("preimage_server", "a request cannot name a command to run; name a preimage server the engine was started with (--preimage-server NAME=CMD) in preimage_server_name")
+	}
+	name := req.GetPreimageServerName()
+	if name == "" {
+		return nil, nil
+	}
+	if len(req.GetPreimages()) > 0 {
+		return nil, host.BadInput("preimages", "give preimages or a preimage server, not both")
+	}
+	argv, ok := s.servers[name]
+	if !ok {
+		known := slices.Sorted(maps.Keys(s.servers))
+		return nil, host.BadInput("preimage_server_name", fmt.Sprintf("no preimage server %q is configured (configured: %q)", name, known))
+	}
+	return argv, nil
 }
 
 func (s *server) Load(ctx context.Context, req *enginev1.VmLoadRequest) (*enginev1.VmLoadResponse, error) {
@@ -97,39 +192,80 @@ func (s *server) Load(ctx context.Context, req *enginev1.VmLoadRequest) (*engine
 	if err != nil {
 		return nil, host.BadInput("prestate", err.Error())
 	}
-	data, ok := s.store.Get(d)
+	argv, err := s.oracleSource(req)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if t, ok := s.traces[d]; ok && t.entry.Pin() {
+		s.mu.Unlock()
+		t.entry.Unpin()
+		return t.info, nil
+	}
+	call, ok := s.loading[d]
+	if !ok {
+		runCtx, cancel := context.WithCancel(context.Background())
+		call = &loadCall{done: make(chan struct{}), cancel: cancel}
+		s.loading[d] = call
+		go func() {
+			defer close(call.done)
+			defer cancel()
+			call.info, call.err = s.load(runCtx, d, req, argv)
+			s.mu.Lock()
+			delete(s.loading, d)
+			s.mu.Unlock()
+		}()
+	}
+	call.waiters++
+	s.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.info, call.err
+	case <-ctx.Done():
+		s.mu.Lock()
+		if call.waiters--; call.waiters == 0 {
+			call.cancel() // nobody wants this run any more
+		}
+		s.mu.Unlock()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// load decodes and runs a prestate and registers its trace. Only one runs
+// per digest at a time (see Load).
+func (s *server) load(ctx context.Context, d artifact.Digest, req *enginev1.VmLoadRequest, argv []string) (*enginev1.VmLoadResponse, error) {
+	lease := s.store.Lease()
+	defer lease.Release()
+	data, ok := lease.Bytes(d)
 	if !ok {
 		return nil, host.Missing(d)
 	}
-	s.mu.Lock()
-	t, loaded := s.traces[d]
-	s.mu.Unlock()
-	if loaded {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		return t.info(nil), nil
-	}
-	if len(req.GetPreimages()) > 0 && len(req.GetPreimageServer()) > 0 {
-		return nil, host.BadInput("preimages", "give preimages or a preimage server, not both")
-	}
 	start := time.Now()
-	st, err := decodeState(d, data)
+	st, err := decodeState(d, data, s.budget.Max())
 	if err != nil {
 		return nil, host.BadInput("prestate", err.Error())
 	}
 	decoded := time.Since(start)
 
-	t = &trace{prestate: vm.Claim(st), start: st.GetStep()}
-	if argv := req.GetPreimageServer(); len(argv) > 0 {
+	t := &trace{prestate: vm.Claim(st), start: st.GetStep()}
+	// Room for the running VM and the first snapshot, before either grows.
+	t.entry, err = s.budget.Add("prestate "+d.Short(), 2*host.SizeOf(st), func() { s.evicted(d, t) })
+	if err != nil {
+		return nil, status.Errorf(codes.ResourceExhausted, "prestate %s: %v", d.Short(), err)
+	}
+	defer t.entry.Unpin()
+	if len(argv) > 0 {
 		po, err := vm.StartProcessOracle(context.Background(), argv, io.Discard, io.Discard)
 		if err != nil {
-			return nil, host.BadInput("preimage_server", err.Error())
+			t.entry.Drop()
+			return nil, status.Errorf(codes.FailedPrecondition, "preimage server %q: %v", req.GetPreimageServerName(), err)
 		}
 		t.oracle, t.stop = po, po.Close
 	} else {
 		kv := map[[32]byte][]byte{}
 		for i, p := range req.GetPreimages() {
 			if len(p.GetKey()) != 32 {
+				t.entry.Drop()
 				return nil, host.BadInput("preimages", fmt.Sprintf("preimage %d: key is %d bytes, want 32", i, len(p.GetKey())))
 			}
 			kv[[32]byte(p.GetKey())] = p.GetValue()
@@ -144,33 +280,64 @@ func (s *server) Load(ctx context.Context, req *enginev1.VmLoadRequest) (*engine
 		maxSteps = DefaultMaxSteps
 	}
 	runStart := time.Now()
-	if err := t.run(ctx, st, every, t.start+maxSteps); err != nil {
-		if t.stop != nil {
-			err = errors.Join(err, t.stop())
-		}
+	if err := t.run(ctx, d, st, every, t.start+maxSteps); err != nil {
+		t.entry.Drop() // its evict callback stops the preimage server
 		return nil, err
 	}
-	s.mu.Lock()
-	if other, ok := s.traces[d]; ok { // loaded meanwhile by another caller
-		s.mu.Unlock()
-		if t.stop != nil {
-			t.stop()
-		}
-		other.mu.Lock()
-		defer other.mu.Unlock()
-		return other.info(nil), nil
+	t.info = &enginev1.VmLoadResponse{
+		PrestateClaim: t.prestate[:], StartStep: t.start, EndStep: t.final.GetStep(), Exited: t.exited,
+		ExitCode: uint32(t.final.GetExitCode()), FinalClaim: claimBytes(t.final),
+		Snapshots: uint32(len(t.snaps)),
 	}
+	s.mu.Lock()
 	s.traces[d] = t
 	s.mu.Unlock()
-	return t.info([]*enginev1.Timing{
+	info := proto.Clone(t.info).(*enginev1.VmLoadResponse)
+	info.Timings = []*enginev1.Timing{
 		{Stage: "decode", Nanos: decoded.Nanoseconds()},
 		{Stage: "run", Nanos: time.Since(runStart).Nanoseconds()},
-	}), nil
+	}
+	return info, nil
+}
+
+// evicted forgets a trace the budget let go (evicted for room, unloaded,
+// or a failed load) and stops its preimage server.
+func (s *server) evicted(d artifact.Digest, t *trace) {
+	s.mu.Lock()
+	if s.traces[d] == t {
+		delete(s.traces, d)
+	}
+	s.mu.Unlock()
+	t.release(s.log)
+}
+
+func (s *server) Unload(_ context.Context, req *enginev1.VmUnloadRequest) (*enginev1.VmUnloadResponse, error) {
+	d, err := artifact.Parse("prestate", req.GetPrestate())
+	if err != nil {
+		return nil, host.BadInput("prestate", err.Error())
+	}
+	s.mu.Lock()
+	t, ok := s.traces[d]
+	delete(s.traces, d)
+	s.mu.Unlock()
+	if !ok {
+		return &enginev1.VmUnloadResponse{}, nil
+	}
+	size := t.entry.Size()
+	t.entry.Drop()
+	return &enginev1.VmUnloadResponse{Unloaded: true, FreedBytes: size}, nil
 }
 
 // decodeState reads a proofd snapshot, or a Cannon state (.bin or .bin.gz),
 // bounding every count before anything is allocated (vm.DecodeState).
-func decodeState(d artifact.Digest, data []byte) (*versions.VersionedState, error) {
+//
+// maxMemory is the engine's budget, the ceiling on the guest memory a
+// prestate may decompress to. TODO(snapshot max-memory): pass it to the
+// snapshot reader here once snapshot.ReadCannon takes a max-memory option;
+// until then a .bin.gz is bounded only by the address space, and its trace
+// is refused after decoding when it does not fit the budget.
+func decodeState(d artifact.Digest, data []byte, maxMemory uint64) (*versions.VersionedState, error) {
+	_ = maxMemory
 	st, err := vm.DecodeState("prestate "+d.Short(), data)
 	if err != nil {
 		return nil, err
@@ -181,18 +348,38 @@ func decodeState(d artifact.Digest, data []byte) (*versions.VersionedState, erro
 	return st, nil
 }
 
-// run steps from st to its end or stop, keeping a clone every `every` steps.
-func (t *trace) run(ctx context.Context, st *versions.VersionedState, every, stop uint64) error {
+// run steps from st to its end or stop, keeping a clone every `every`
+// steps. Before each clone it reserves, in the trace's budget entry, the
+// snapshots kept so far, the running VM and the clone about to be made;
+// when that does not fit, it thins the snapshots (as past MaxSnapshots)
+// and, with nothing left to thin, gives up with RESOURCE_EXHAUSTED.
+func (t *trace) run(ctx context.Context, d artifact.Digest, st *versions.VersionedState, every, stop uint64) error {
 	first, err := hashedClone(st)
 	if err != nil {
 		return err
 	}
-	t.snaps = []*versions.VersionedState{first}
+	t.snaps, t.held = []*versions.VersionedState{first}, host.SizeOf(first)
 	m := vm.NewMachine(st, t.oracle, nil, io.Discard, io.Discard)
 	for !m.Exited() && m.Step() < stop {
 		next := min(m.Step()+every, stop)
 		if err := m.RunTo(ctx, next); err != nil {
+			if ctx.Err() != nil {
+				return status.FromContextError(ctx.Err()).Err()
+			}
 			return status.Errorf(codes.Aborted, "running the prestate to step %d: %v", next, err)
+		}
+		running := host.SizeOf(m.State())
+		for {
+			need := t.held + 2*running
+			err := t.entry.Resize(need)
+			if err == nil {
+				break
+			}
+			if len(t.snaps) < 2 {
+				return status.Errorf(codes.ResourceExhausted, "prestate %s: running it needs %d bytes (two copies of its memory and a snapshot): %v", d.Short(), need, err)
+			}
+			t.thin()
+			every *= 2
 		}
 		snap, err := hashedClone(m.State())
 		if err != nil {
@@ -203,10 +390,11 @@ func (t *trace) run(ctx context.Context, st *versions.VersionedState, every, sto
 			break
 		}
 		t.snaps = append(t.snaps, snap)
+		t.held += host.SizeOf(snap)
 		if len(t.snaps) > MaxSnapshots {
 			// Keep memory bounded on long runs: drop every other snapshot
 			// and take them twice as far apart from here on.
-			t.snaps = thin(t.snaps)
+			t.thin()
 			every *= 2
 		}
 	}
@@ -214,25 +402,28 @@ func (t *trace) run(ctx context.Context, st *versions.VersionedState, every, sto
 		t.final = first
 	}
 	t.exited = t.final.GetExited()
+	// What stays: the snapshots, the final state and room for one cursor
+	// (a copy of a snapshot, stepped by the questions).
+	cursor := host.SizeOf(t.final)
+	if t.final != first {
+		t.held += cursor
+	}
+	if err := t.entry.Resize(t.held + cursor); err != nil {
+		return status.Errorf(codes.ResourceExhausted, "prestate %s: %v", d.Short(), err)
+	}
 	return nil
 }
 
 // thin keeps snapshots 0, 2, 4, …: the grid stays evenly spaced.
-func thin(snaps []*versions.VersionedState) []*versions.VersionedState {
-	kept := snaps[:0]
-	for k := 0; k < len(snaps); k += 2 {
-		kept = append(kept, snaps[k])
+func (t *trace) thin() {
+	kept := t.snaps[:0]
+	t.held = 0
+	for k := 0; k < len(t.snaps); k += 2 {
+		kept = append(kept, t.snaps[k])
+		t.held += host.SizeOf(t.snaps[k])
 	}
-	clear(snaps[len(kept):])
-	return kept
-}
-
-func (t *trace) info(timings []*enginev1.Timing) *enginev1.VmLoadResponse {
-	return &enginev1.VmLoadResponse{
-		PrestateClaim: t.prestate[:], StartStep: t.start, EndStep: t.final.GetStep(), Exited: t.exited,
-		ExitCode: uint32(t.final.GetExitCode()), FinalClaim: claimBytes(t.final),
-		Snapshots: uint32(len(t.snaps)), Timings: timings,
-	}
+	clear(t.snaps[len(kept):])
+	t.snaps = kept
 }
 
 func claimBytes(st *versions.VersionedState) []byte {
@@ -240,8 +431,8 @@ func claimBytes(st *versions.VersionedState) []byte {
 	return c[:]
 }
 
-// lock finds the loaded trace of a prestate digest and locks it; the
-// caller unlocks t.mu.
+// lock finds the loaded trace of a prestate digest, pins it and locks it;
+// the caller calls unlock.
 func (s *server) lock(raw []byte) (*trace, error) {
 	d, err := artifact.Parse("prestate", raw)
 	if err != nil {
@@ -249,12 +440,19 @@ func (s *server) lock(raw []byte) (*trace, error) {
 	}
 	s.mu.Lock()
 	t, ok := s.traces[d]
+	ok = ok && t.entry.Pin()
 	s.mu.Unlock()
 	if !ok {
-		return nil, status.Errorf(codes.FailedPrecondition, "prestate %s is not loaded: call Load first", d.Short())
+		return nil, status.Errorf(codes.FailedPrecondition, "prestate %s is not loaded (never loaded, unloaded, or evicted to make room): call Load", d.Short())
 	}
 	t.mu.Lock()
 	return t, nil
+}
+
+// unlock ends a question: the trace may be evicted again.
+func (t *trace) unlock() {
+	t.mu.Unlock()
+	t.entry.Unpin()
 }
 
 // machineAt returns a VM at step i (i within the run, before its end),
@@ -283,6 +481,7 @@ func (t *trace) machineAt(ctx context.Context, i uint64, forProof bool) (*vm.Mac
 		reuse = reuse && t.cursorFrom == k && !t.cursorProved && (c.Step() < i || t.cursorStepped || i == t.start)
 	}
 	if !reuse {
+		t.cursor = nil // its room in the budget is the new one's
 		st, err := warmClone(t.snaps[k])
 		if err != nil {
 			return nil, err
@@ -316,7 +515,7 @@ func (s *server) Claim(ctx context.Context, req *enginev1.VmStepRequest) (*engin
 	if err != nil {
 		return nil, err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	start := time.Now()
 	i := req.GetStep()
 	past, err := t.pastEnd(i)
@@ -343,7 +542,7 @@ func (s *server) Final(ctx context.Context, req *enginev1.VmFinalRequest) (*engi
 	if err != nil {
 		return nil, err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	return t.finalClaim(), nil
 }
 
@@ -352,7 +551,7 @@ func (s *server) StepData(ctx context.Context, req *enginev1.VmStepRequest) (*en
 	if err != nil {
 		return nil, err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	start := time.Now()
 	i := req.GetStep()
 	past, err := t.pastEnd(i)

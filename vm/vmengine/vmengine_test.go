@@ -3,12 +3,15 @@ package vmengine_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,13 +23,23 @@ import (
 	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/enginetest"
 	"github.com/proofd/proofd/engine/vmclient"
+	"github.com/proofd/proofd/internal/cannontest"
 	"github.com/proofd/proofd/vm"
 	"github.com/proofd/proofd/vm/vmengine"
 )
 
 func guest(name string) string { return filepath.Join("..", "..", "testdata", "guests", name+".elf") }
 
-func inProcess(t *testing.T) *engine.Conn { return enginetest.InProcess(t, vmengine.Config(nil)) }
+func inProcess(t *testing.T) *engine.Conn { return inProcessWith(t, vmengine.Options{}) }
+
+func inProcessWith(t *testing.T, opts vmengine.Options) *engine.Conn {
+	t.Helper()
+	cfg, err := vmengine.Config(nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enginetest.InProcess(t, cfg)
+}
 
 func spawned(t *testing.T) *engine.Conn { return enginetest.Spawn(t, "vm") }
 
@@ -61,25 +74,87 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// reference answers the same questions the way `cannon run` does from the
-// snapshot the engine starts from: for the proof of step i, the nearest
-// snapshot strictly before i (Cannon's proof data carries a leftover second
-// memory proof that depends on where a run started; see machineAt).
+// reference answers the same questions as Cannon does from the snapshot
+// the engine starts from: for the proof of step i, the nearest snapshot
+// strictly before i on the engine's grid of `every` steps (Cannon's proof
+// data carries a leftover second memory proof that depends on where a run
+// started; see machineAt). It asks the real `cannon` binary: cannon
+// writes the grid's snapshots, and `cannon run --proof-at =i` from the
+// right one writes the proof. Under -short, or with no cannon binary (a
+// skip, or a failure with PROOFD_REQUIRE_CANNON set), Cannon's library
+// answers instead, under -short only.
 type reference struct {
 	prestate *versions.VersionedState
 	every    uint64
 	oracle   func() vm.Oracle
+	dir      string   // cannon's working directory; "" for the library
+	server   []string // cannon's preimage server, after "--"
 }
 
-func newReference(t *testing.T, st *versions.VersionedState, every uint64, oracle func() vm.Oracle) *reference {
+// newReference prepares answers for steps up to last. server is the
+// preimage server cannon runs; oracle, the library's equivalent.
+func newReference(t *testing.T, st *versions.VersionedState, every, last uint64, oracle func() vm.Oracle, server []string) *reference {
+	t.Helper()
 	if oracle == nil {
 		oracle = func() vm.Oracle { return nil }
 	}
-	return &reference{prestate: st, every: every, oracle: oracle}
+	r := &reference{prestate: st, every: every, oracle: oracle}
+	if testing.Short() {
+		t.Log("-short: comparing with Cannon's library, not the cannon binary")
+		return r
+	}
+	cannontest.Binary(t)
+	r.dir, r.server = t.TempDir(), server
+	if err := vm.WriteState(filepath.Join(r.dir, "prestate.bin.gz"), st); err != nil {
+		t.Fatal(err)
+	}
+	r.cannon(t, "--input", "prestate.bin.gz", "--snapshot-at", fmt.Sprintf("%%%d", every),
+		"--snapshot-fmt", "state-%d.bin.gz", "--stop-at", fmt.Sprintf("=%d", last+1))
+	return r
+}
+
+func (r *reference) cannon(t *testing.T, args ...string) {
+	t.Helper()
+	args = append([]string{"run", "--output", "", "--meta", ""}, args...)
+	if len(r.server) > 0 {
+		args = append(append(args, "--"), r.server...)
+	}
+	cannontest.Run(t, r.dir, args...)
+}
+
+// from is the engine's snapshot for the proof of step i.
+func (r *reference) from(i uint64) uint64 {
+	if i == 0 {
+		return 0
+	}
+	return (i - 1) / r.every * r.every
 }
 
 // at returns the claim at step i and the proof of step i.
 func (r *reference) at(t *testing.T, i uint64) ([32]byte, *vm.Proof) {
+	t.Helper()
+	if r.dir == "" {
+		return r.library(t, i)
+	}
+	name := fmt.Sprintf("proof-%d.json", i)
+	r.cannon(t, "--input", fmt.Sprintf("state-%d.bin.gz", r.from(i)), "--proof-at", fmt.Sprintf("=%d", i),
+		"--proof-fmt", "proof-%d.json", "--stop-at", fmt.Sprintf("=%d", i+1))
+	b, err := os.ReadFile(filepath.Join(r.dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p vm.Proof
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatalf("cannon's %s: %v", name, err)
+	}
+	if p.Step != i {
+		t.Fatalf("cannon's %s is for step %d", name, p.Step)
+	}
+	return p.Pre, &p
+}
+
+// library is at with Cannon's library in place of the binary.
+func (r *reference) library(t *testing.T, i uint64) ([32]byte, *vm.Proof) {
 	t.Helper()
 	run := func(st *versions.VersionedState, to uint64) *vm.Machine {
 		c, err := vm.Clone(st)
@@ -92,11 +167,7 @@ func (r *reference) at(t *testing.T, i uint64) ([32]byte, *vm.Proof) {
 		}
 		return m
 	}
-	from := uint64(0)
-	if i > 0 {
-		from = (i - 1) / r.every * r.every
-	}
-	snap := run(r.prestate, from).State() // as if loaded from the snapshot file
+	snap := run(r.prestate, r.from(i)).State() // as if loaded from the snapshot file
 	m := run(snap, i)
 	claim := vm.Claim(m.State())
 	p, err := m.StepWithProof()
@@ -140,9 +211,28 @@ func firstDiff(a, b []byte) int {
 // order and checks every answer against Cannon's VM stepped from the
 // prestate; past the exit, the answers are the final state's.
 func TestTraceMatchesCannon(t *testing.T) {
-	formats, random := []string{"snapshot", "bin"}, 6
+	formats, random := []string{"snapshot", "bin"}, 3
 	if testing.Short() { // -race -short: the same questions, fewer of them
 		formats, random = formats[:1], 2
+	}
+	// One set of questions and Cannon's answers for both formats: the
+	// state is the same, only the engine's decoder differs.
+	st, _, err := vm.LoadELF(guest("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := exitStep(t, st)
+	steps := []uint64{0, 1, 2, 199_999, 200_000, 200_001, 777_777, end / 2, end - 2, end - 1}
+	for range random {
+		steps = append(steps, rand.Uint64N(end))
+	}
+	slices.Sort(steps)
+	steps = slices.Compact(steps)
+	ref := newReference(t, st, 200_000, slices.Max(steps), nil, nil)
+	want := map[uint64][32]byte{}
+	proofs := map[uint64]*vm.Proof{}
+	for _, i := range steps {
+		want[i], proofs[i] = ref.at(t, i)
 	}
 	for _, format := range formats {
 		t.Run(format, func(t *testing.T) {
@@ -153,24 +243,11 @@ func TestTraceMatchesCannon(t *testing.T) {
 				t.Fatal(err)
 			}
 			info := tr.Info()
-			if !info.Exited || info.EndStep == 0 || info.Snapshots < 5 {
-				t.Fatalf("load: %+v, want an exited run with several snapshots", info)
+			if !info.Exited || info.EndStep != end || info.Snapshots < 5 {
+				t.Fatalf("load: %+v, want a run that exits at step %d with several snapshots", info, end)
 			}
 			if abs, _ := tr.AbsolutePreStateCommitment(ctxT(t)); abs != vm.Claim(st) {
 				t.Fatal("prestate commitment differs from Cannon's claim of the prestate")
-			}
-			end := info.EndStep
-			steps := []uint64{0, 1, 2, 199_999, 200_000, 200_001, 777_777, end / 2, end - 2, end - 1}
-			for range random {
-				steps = append(steps, rand.Uint64N(end))
-			}
-			slices.Sort(steps)
-			steps = slices.Compact(steps)
-			ref := newReference(t, st, 200_000, nil)
-			want := map[uint64][32]byte{}
-			proofs := map[uint64]*vm.Proof{}
-			for _, i := range steps {
-				want[i], proofs[i] = ref.at(t, i)
 			}
 			// Ask out of order: backwards, then shuffled.
 			order := slices.Clone(steps)
@@ -216,7 +293,34 @@ func TestTraceMatchesCannon(t *testing.T) {
 	}
 }
 
+// exitStep runs a copy of st with Cannon's library to its exit.
+func exitStep(t *testing.T, st *versions.VersionedState) uint64 {
+	t.Helper()
+	c, err := vm.Clone(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := vm.NewMachine(c, nil, nil, nil, nil)
+	if err := m.RunTo(context.Background(), math.MaxUint64); err != nil || !m.Exited() {
+		t.Fatalf("running to the exit: %v (exited: %v)", err, m.Exited())
+	}
+	return m.Step()
+}
+
 var guestInput = []byte("proofd preimage guest: a keccak preimage served through Cannon's oracle protocol")
+
+// serverArgv runs this test binary as a preimage server serving guestKV;
+// children inherit the mode from the environment.
+func serverArgv(t *testing.T) []string {
+	t.Setenv(serverModeEnv, "kv") // for children only: TestMain read it long ago
+	// A -race binary sleeps a second before it exits; not the server.
+	t.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{exe}
+}
 
 func guestKV() map[[32]byte][]byte {
 	h := crypto.Keccak256(guestInput)
@@ -266,8 +370,9 @@ func TestPreimageReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := newReference(t, st, 100_000, func() vm.Oracle { return vm.NewKVOracle(guestKV()) })
-	for _, i := range []uint64{reads[0], reads[len(reads)-1]} {
+	last := reads[len(reads)-1]
+	ref := newReference(t, st, 100_000, last, func() vm.Oracle { return vm.NewKVOracle(guestKV()) }, serverArgv(t))
+	for _, i := range []uint64{reads[0], last} {
 		_, want := ref.at(t, i)
 		_, _, pd, err := tr.GetStepData(ctxT(t), i)
 		if err != nil {
@@ -312,7 +417,7 @@ func TestSpawnedTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := newReference(t, st, vmengine.DefaultSnapshotEvery, nil)
+	ref := newReference(t, st, vmengine.DefaultSnapshotEvery, 1_000_000, nil, nil)
 	want, _ := ref.at(t, 1_000_000)
 	got, err := tr.Get(ctxT(t), 1_000_000)
 	if err != nil || got != want {
@@ -332,7 +437,8 @@ func TestSnapshotsStayBounded(t *testing.T) {
 	if info.Snapshots > vmengine.MaxSnapshots || info.Snapshots < vmengine.MaxSnapshots/2 {
 		t.Fatalf("%d snapshots for %d steps every 20000, want between %d and %d", info.Snapshots, info.EndStep, vmengine.MaxSnapshots/2, vmengine.MaxSnapshots)
 	}
-	ref := newReference(t, st, 1, nil)
+	// A claim depends only on the state, not on where stepping started.
+	ref := newReference(t, st, 1_000_000, 1_234_567, nil, nil)
 	want, _ := ref.at(t, 1_234_567)
 	got, err := vmclient.New(c).ClaimAt(ctxT(t), pre.Digest, 1_234_567)
 	if err != nil || got.Claim != want {
