@@ -16,6 +16,8 @@ import (
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/memory"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/multithreaded"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
+
+	"github.com/proofd/proofd/atomicfile"
 )
 
 // Cannon's binary state file (.bin, or .bin.gz gzipped) is
@@ -250,9 +252,9 @@ func ReadCannon(path string, in io.Reader, size int64) (*versions.VersionedState
 // writes it), atomically. The result is byte-identical to the file the
 // snapshot was converted from, or to Cannon's own serialization of the
 // state it was written from.
-func ToCannon(in, out string) error { return toCannon(OSFS{}, in, out) }
+func ToCannon(in, out string) error { return toCannon(atomicfile.OSFS{}, in, out) }
 
-func toCannon(fsys FS, in, out string) error {
+func toCannon(fsys atomicfile.FS, in, out string) error {
 	r, err := Open(in)
 	if err != nil {
 		return err
@@ -261,7 +263,7 @@ func toCannon(fsys FS, in, out string) error {
 	if _, err := r.cannonState(); err != nil {
 		return err
 	}
-	return writeAtomic(fsys, out, func(f File) error {
+	return atomicfile.WriteFS(fsys, out, 0o644, func(f atomicfile.File) error {
 		bw := bufio.NewWriterSize(f, 1<<20)
 		var w io.Writer = bw
 		var zw *gzip.Writer

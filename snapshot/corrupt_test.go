@@ -13,6 +13,8 @@ import (
 
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/multithreaded"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
+
+	"github.com/proofd/proofd/atomicfile"
 )
 
 // layout is where a valid file's sections are, read back from its footer.
@@ -226,7 +228,7 @@ func loadOp(path string) error {
 
 // faultFS fails one operation, identified by name, on the nth call.
 type faultFS struct {
-	OSFS
+	atomicfile.OSFS
 	op   string
 	errs int
 }
@@ -241,7 +243,7 @@ func (f *faultFS) fail(op string) error {
 	return nil
 }
 
-func (f *faultFS) CreateTemp(dir, pattern string) (File, error) {
+func (f *faultFS) CreateTemp(dir, pattern string) (atomicfile.File, error) {
 	if err := f.fail("create"); err != nil {
 		return nil, err
 	}

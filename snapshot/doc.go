@@ -47,8 +47,9 @@
 //	      8           4           4           8           8           4          4       8
 //
 // Invariants:
-//   - A file at its final path is complete: it is written to a temp file in
-//     the same directory, fsynced, renamed, and the directory fsynced. The
+//   - A file at its final path is complete: it is written through
+//     atomicfile (a temp file in the same directory, fsynced, renamed, the
+//     directory fsynced), whose FS the Options carry for fault tests. The
 //     header is written last (at offset 0 of the temp file), once the memory
 //     root is known, so nothing is hashed twice and memory streams once.
 //   - Every byte is under a CRC32C (Castagnoli): the header's own, each

@@ -3,11 +3,11 @@ package snapshot
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"runtime"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/proofd/proofd/atomicfile"
 )
 
 // Options tune how a snapshot is written. The zero value is a good default.
@@ -23,7 +23,7 @@ type Options struct {
 	// because hashing, not compression, is a write's bottleneck).
 	Level zstd.EncoderLevel
 	// FS is where files are written (default the OS); tests inject faults here.
-	FS FS
+	FS atomicfile.FS
 }
 
 const defaultPagesPerChunk = 64
@@ -40,7 +40,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Level = zstd.SpeedDefault
 	}
 	if o.FS == nil {
-		o.FS = OSFS{}
+		o.FS = atomicfile.OSFS{}
 	}
 	var errs []error
 	if o.PagesPerChunk < 1 || o.PagesPerChunk > MaxPagesPerChunk {
@@ -56,42 +56,4 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("snapshot options: %w", err)
 	}
 	return o, nil
-}
-
-// FS is the part of a filesystem a snapshot write needs.
-type FS interface {
-	// CreateTemp creates a new file in dir, as os.CreateTemp does.
-	CreateTemp(dir, pattern string) (File, error)
-	// Rename atomically replaces newpath with oldpath.
-	Rename(oldpath, newpath string) error
-	// Remove deletes a file; it is used only to clean up a failed write.
-	Remove(name string) error
-	// SyncDir makes the entries of dir (a rename into it) durable.
-	SyncDir(dir string) error
-}
-
-// File is a file being written. *os.File implements it.
-type File interface {
-	io.Writer
-	io.WriterAt
-	Name() string
-	Chmod(mode os.FileMode) error
-	Sync() error
-	Close() error
-}
-
-// OSFS is the operating system's filesystem.
-type OSFS struct{}
-
-func (OSFS) CreateTemp(dir, pattern string) (File, error) { return os.CreateTemp(dir, pattern) }
-func (OSFS) Rename(oldpath, newpath string) error         { return os.Rename(oldpath, newpath) }
-func (OSFS) Remove(name string) error                     { return os.Remove(name) }
-
-func (OSFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
