@@ -34,8 +34,8 @@ import (
 // Errors about the input name it and the offset of the bad byte, in the
 // decompressed stream for a gzipped input.
 func FromCannon(in, out string, opts Options) error {
-	opts, err := opts.withDefaults()
-	if err != nil {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
 		return err
 	}
 	f, err := os.Open(in)

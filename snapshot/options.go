@@ -10,7 +10,10 @@ import (
 	"github.com/proofd/proofd/atomicfile"
 )
 
-// Options tune how a snapshot is written. The zero value is a good default.
+// Options tune how snapshots are written. The zero value is a good
+// default. Options is a plain value: a copy is a clone. Callers fill it,
+// then EnsureDefaults, then Validate; every function taking Options does
+// the last two on its own copy.
 type Options struct {
 	// PagesPerChunk is how many 4 KiB pages share one zstd frame
 	// (default 64; at most MaxPagesPerChunk).
@@ -28,8 +31,8 @@ type Options struct {
 
 const defaultPagesPerChunk = 64
 
-// withDefaults fills unset options and reports every invalid one at once.
-func (o Options) withDefaults() (Options, error) {
+// EnsureDefaults fills every unset option with its default.
+func (o *Options) EnsureDefaults() {
 	if o.PagesPerChunk == 0 {
 		o.PagesPerChunk = defaultPagesPerChunk
 	}
@@ -42,6 +45,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.FS == nil {
 		o.FS = atomicfile.OSFS{}
 	}
+}
+
+// Validate reports every invalid option at once; it checks options that
+// EnsureDefaults has filled.
+func (o *Options) Validate() error {
 	var errs []error
 	if o.PagesPerChunk < 1 || o.PagesPerChunk > MaxPagesPerChunk {
 		errs = append(errs, fmt.Errorf("PagesPerChunk %d: want 1..%d", o.PagesPerChunk, MaxPagesPerChunk))
@@ -52,8 +60,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Level < zstd.SpeedFastest || o.Level > zstd.SpeedBestCompression {
 		errs = append(errs, fmt.Errorf("Level %d: want a zstd.EncoderLevel", o.Level))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return o, fmt.Errorf("snapshot options: %w", err)
+	if o.FS == nil {
+		errs = append(errs, errors.New("FS: nil"))
 	}
-	return o, nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("snapshot options: %w", err)
+	}
+	return nil
 }

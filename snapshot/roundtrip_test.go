@@ -321,8 +321,21 @@ func TestReadPage(t *testing.T) {
 	}
 }
 
+func TestOptionsDefaultsAreValid(t *testing.T) {
+	var opts Options
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if opts.PagesPerChunk != defaultPagesPerChunk || opts.Workers < 1 || opts.FS == nil {
+		t.Errorf("defaults not filled: %+v", opts)
+	}
+}
+
 func TestOptionsReportsEveryViolation(t *testing.T) {
-	_, err := Options{PagesPerChunk: MaxPagesPerChunk + 1, Workers: -1, Level: 99}.withDefaults()
+	opts := Options{PagesPerChunk: MaxPagesPerChunk + 1, Workers: -1, Level: 99}
+	opts.EnsureDefaults()
+	err := opts.Validate()
 	for _, want := range []string{"PagesPerChunk", "Workers", "Level"} {
 		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(want)) {
 			t.Errorf("error %v does not mention %s", err, want)

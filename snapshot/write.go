@@ -32,8 +32,8 @@ func Write(path string, st *versions.VersionedState, opts Options) error {
 	if !versions.IsSupportedMultiThreaded64(st.Version) {
 		return fmt.Errorf("write snapshot %s: cannon state version %d (%s): %w", path, st.Version, st.Version, ErrUnsupported)
 	}
-	opts, err := opts.withDefaults()
-	if err != nil {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
 		return err
 	}
 	state, err := stateBytes(mt)
