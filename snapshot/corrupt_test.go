@@ -116,7 +116,7 @@ func TestLoadCatchesChunkDamage(t *testing.T) {
 		b := bytes.Clone(orig)
 		b[off] ^= 0x80
 		os.WriteFile(bad, b, 0o644)
-		_, err := Load(bad)
+		_, err := Load(bad, Options{})
 		mustFailNaming(t, err, bad)
 	}
 }
@@ -222,7 +222,7 @@ func TestStructuralDamage(t *testing.T) {
 func verifyOp(path string) error { return Verify(path) }
 
 func loadOp(path string) error {
-	_, err := Load(path)
+	_, err := Load(path, Options{})
 	return err
 }
 
@@ -351,7 +351,7 @@ func TestToCannonFaults(t *testing.T) {
 	dir := t.TempDir()
 	snap := writeSnapshot(t, dir, testState(2, 10), Options{})
 	out := filepath.Join(dir, "out.bin.gz")
-	if err := toCannon(&faultFS{op: "write"}, snap, out); !errors.Is(err, errInjected) {
+	if err := ToCannon(snap, out, Options{FS: &faultFS{op: "write"}}); !errors.Is(err, errInjected) {
 		t.Fatalf("error %v, want the injected fault", err)
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
@@ -425,7 +425,7 @@ func checkReadable(t *testing.T, path string) {
 		r.ReadPage(0)
 		r.Close()
 	}
-	_, loadErr := Load(path)
+	_, loadErr := Load(path, Options{})
 	if Verify(path) != nil {
 		return
 	}
@@ -433,7 +433,7 @@ func checkReadable(t *testing.T, path string) {
 		t.Fatalf("verified file does not load: %v", loadErr)
 	}
 	out := path + ".bin"
-	if err := ToCannon(path, out); err != nil {
+	if err := ToCannon(path, out, Options{}); err != nil {
 		t.Fatalf("verified file does not convert: %v", err)
 	}
 	st, err := versions.LoadStateFromFile(out)

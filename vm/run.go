@@ -66,7 +66,8 @@ type RunConfig struct {
 	// Proofs receives proofs when ProofFmt is "-".
 	Proofs io.Writer
 
-	// Snapshot tunes snapshot files written as proofd snapshots.
+	// Snapshot tunes snapshot files written as proofd snapshots, and its
+	// MaxMemoryBytes bounds the input state (see LoadState).
 	Snapshot snapshot.Options
 }
 
@@ -153,7 +154,7 @@ func Run(ctx context.Context, cfg RunConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	st, err := LoadState(p.Input)
+	st, err := LoadState(p.Input, p.Snapshot)
 	if err != nil {
 		return err
 	}
