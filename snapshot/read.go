@@ -243,7 +243,7 @@ func (r *Reader) hashPages(workers int, pages []*memory.CachedPage) error {
 		go func() {
 			defer wg.Done()
 			for k := w; k < len(pages); k += workers {
-				if got := pages[k].MerkleRoot(); got != r.pages.pages[k].root {
+				if got := hashPage(pages[k]); got != r.pages.pages[k].root {
 					errs[w] = corrupt(r.path, int64(HeaderSize), "page %#x hashes to %x, the index says %x",
 						r.pages.pages[k].index, got[:4], r.pages.pages[k].root[:4])
 					return

@@ -170,7 +170,7 @@ func (b *builder) work(w int, c *chunk) error {
 		page := c.data[k*PageSize : (k+1)*PageSize]
 		if len(c.src) > 0 {
 			copy(page, c.src[k].Data)
-			c.roots = append(c.roots, c.src[k].MerkleRoot())
+			c.roots = append(c.roots, hashPage(c.src[k]))
 		} else {
 			c.roots = append(c.roots, pageRoot(&b.scratch[w], page))
 		}
