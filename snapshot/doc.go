@@ -64,6 +64,13 @@
 //     by the file size (index, state, page count) or by MaxPagesPerChunk
 //     (chunk buffers). Duplicate pages, truncation, any flipped bit and
 //     absurd lengths are errors naming the file and a byte offset.
+//   - Loading or converting a state refuses it, at its page count and
+//     before any page, when its pages would take more host memory than
+//     Options.MaxMemoryBytes at PageMemoryCost each (ErrMemoryLimit), so
+//     no small file, compressed or not, loads into unbounded memory.
+//   - Page roots are Cannon's, bit for bit, and so is the node cache
+//     hashing leaves behind; the hasher takes all-zero subtrees' roots
+//     from the zero-hash table instead of hashing them.
 //   - Writing and reading keep at most 2*workers+2 chunks in memory besides
 //     the index; guest memory is never copied whole.
 //   - Pages are stored in Cannon's order (ascending, as State.Serialize

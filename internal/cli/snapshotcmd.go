@@ -115,5 +115,5 @@ func (a *app) snapshotConvertCommand() *cobra.Command {
 // compressed file cannot make it allocate without bound.
 func maxMemoryFlag(cmd *cobra.Command, to *int64) {
 	cmd.Flags().Int64Var(to, "max-memory-bytes", snapshot.DefaultMaxMemoryBytes,
-		fmt.Sprintf("refuse an input state whose pages would take more host memory than this once loaded (%d bytes a page: data, hash cache, index)", snapshot.PageMemoryCost))
+		fmt.Sprintf("refuse an input state whose pages would take more host memory than this once loaded (%d bytes a page: data, hash cache, Merkle tree nodes)", snapshot.PageMemoryCost))
 }
