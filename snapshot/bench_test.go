@@ -115,7 +115,7 @@ func BenchmarkLoad(b *testing.B) {
 	gz := cannonFile(b, dir, "s.bin.gz", vs)
 	ab(b, benchPages*PageSize,
 		"proofd", func() {
-			if _, err := Load(snap); err != nil {
+			if _, err := Load(snap, Options{}); err != nil {
 				b.Fatal(err)
 			}
 		},

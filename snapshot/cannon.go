@@ -10,12 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
 
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/memory"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/multithreaded"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
+
+	"github.com/proofd/proofd/atomicfile"
 )
 
 // Cannon's binary state file (.bin, or .bin.gz gzipped) is
@@ -32,8 +33,8 @@ import (
 // Errors about the input name it and the offset of the bad byte, in the
 // decompressed stream for a gzipped input.
 func FromCannon(in, out string, opts Options) error {
-	opts, err := opts.withDefaults()
-	if err != nil {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
 		return err
 	}
 	f, err := os.Open(in)
@@ -61,6 +62,9 @@ func FromCannon(in, out string, opts Options) error {
 	count := binary.BigEndian.Uint64(head[1:])
 	if limit := src.maxPages(); count > limit {
 		return src.corrupt(1, "page count %d, at most %d fit", count, limit)
+	}
+	if err := checkMemory(in, 1, count, opts.MaxMemoryBytes); err != nil {
+		return err
 	}
 	return build(opts, out, version, func(next func() *chunk, yield func(*chunk) bool) ([]byte, error) {
 		var indices []uint64
@@ -184,8 +188,16 @@ func (c *cannonReader) readErr(err error, what string) error {
 // ReadCannon decodes a Cannon state (.bin, or .bin.gz by its magic bytes)
 // of size bytes from in, bounding every count by the bytes there are before
 // anything is allocated for it: duplicate pages, absurd page or thread
-// counts and truncation are errors naming path and the offset.
-func ReadCannon(path string, in io.Reader, size int64) (*versions.VersionedState, error) {
+// counts and truncation are errors naming path and the offset. A state
+// whose pages would take more than opts.MaxMemoryBytes is refused at its
+// page count (offset 1), before any page is read or allocated, however far
+// a gzipped file would decompress. Pages are allocated one by one as they
+// are read. Only opts.MaxMemoryBytes matters here.
+func ReadCannon(path string, in io.Reader, size int64, opts Options) (*versions.VersionedState, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	c, err := newCannonReader(path, in, size)
 	if err != nil {
 		return nil, err
@@ -206,6 +218,9 @@ func ReadCannon(path string, in io.Reader, size int64) (*versions.VersionedState
 	count := binary.BigEndian.Uint64(head[1:])
 	if limit := c.maxPages(); count > limit {
 		return nil, c.corrupt(1, "page count %d, at most %d fit", count, limit)
+	}
+	if err := checkMemory(path, 1, count, opts.MaxMemoryBytes); err != nil {
+		return nil, err
 	}
 	mem := memory.NewMemory()
 	var idx [8]byte
@@ -249,19 +264,24 @@ func ReadCannon(path string, in io.Reader, size int64) (*versions.VersionedState
 // gzipped when out ends in .gz (Go's gzip at the default level, as Cannon
 // writes it), atomically. The result is byte-identical to the file the
 // snapshot was converted from, or to Cannon's own serialization of the
-// state it was written from.
-func ToCannon(in, out string) error { return toCannon(OSFS{}, in, out) }
-
-func toCannon(fsys FS, in, out string) error {
+// state it was written from. opts.Workers, MaxMemoryBytes and FS apply.
+func ToCannon(in, out string, opts Options) error {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return err
+	}
 	r, err := Open(in)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	if err := checkMemory(in, offPageCount, r.info.PageCount, opts.MaxMemoryBytes); err != nil {
+		return err
+	}
 	if _, err := r.cannonState(); err != nil {
 		return err
 	}
-	return writeAtomic(fsys, out, func(f File) error {
+	return atomicfile.WriteFS(opts.FS, out, 0o644, func(f atomicfile.File) error {
 		bw := bufio.NewWriterSize(f, 1<<20)
 		var w io.Writer = bw
 		var zw *gzip.Writer
@@ -274,7 +294,7 @@ func toCannon(fsys FS, in, out string) error {
 			return fmt.Errorf("write %s: %w", out, err)
 		}
 		var idx [8]byte
-		err := r.eachChunk(runtime.GOMAXPROCS(0), nil, func(c *readChunk) error {
+		err := r.eachChunk(opts.Workers, nil, func(c *readChunk) error {
 			for k := range c.count {
 				binary.BigEndian.PutUint64(idx[:], r.pages.pages[c.first+k].index)
 				if _, err := w.Write(idx[:]); err != nil {
@@ -316,7 +336,7 @@ func IsCannonName(path string) bool {
 func Convert(in, out string, opts Options) error {
 	switch snap, cannon := IsSnapshot(in), IsCannonName(out); {
 	case snap && cannon:
-		return ToCannon(in, out)
+		return ToCannon(in, out, opts)
 	case snap:
 		return fmt.Errorf("convert %s: it is already a snapshot; name the output .bin or .bin.gz for Cannon's format", in)
 	case cannon:

@@ -13,6 +13,8 @@ import (
 
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/multithreaded"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
+
+	"github.com/proofd/proofd/atomicfile"
 )
 
 // layout is where a valid file's sections are, read back from its footer.
@@ -114,7 +116,7 @@ func TestLoadCatchesChunkDamage(t *testing.T) {
 		b := bytes.Clone(orig)
 		b[off] ^= 0x80
 		os.WriteFile(bad, b, 0o644)
-		_, err := Load(bad)
+		_, err := Load(bad, Options{})
 		mustFailNaming(t, err, bad)
 	}
 }
@@ -220,13 +222,13 @@ func TestStructuralDamage(t *testing.T) {
 func verifyOp(path string) error { return Verify(path) }
 
 func loadOp(path string) error {
-	_, err := Load(path)
+	_, err := Load(path, Options{})
 	return err
 }
 
 // faultFS fails one operation, identified by name, on the nth call.
 type faultFS struct {
-	OSFS
+	atomicfile.OSFS
 	op   string
 	errs int
 }
@@ -241,7 +243,7 @@ func (f *faultFS) fail(op string) error {
 	return nil
 }
 
-func (f *faultFS) CreateTemp(dir, pattern string) (File, error) {
+func (f *faultFS) CreateTemp(dir, pattern string) (atomicfile.File, error) {
 	if err := f.fail("create"); err != nil {
 		return nil, err
 	}
@@ -349,7 +351,7 @@ func TestToCannonFaults(t *testing.T) {
 	dir := t.TempDir()
 	snap := writeSnapshot(t, dir, testState(2, 10), Options{})
 	out := filepath.Join(dir, "out.bin.gz")
-	if err := toCannon(&faultFS{op: "write"}, snap, out); !errors.Is(err, errInjected) {
+	if err := ToCannon(snap, out, Options{FS: &faultFS{op: "write"}}); !errors.Is(err, errInjected) {
 		t.Fatalf("error %v, want the injected fault", err)
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
@@ -423,7 +425,7 @@ func checkReadable(t *testing.T, path string) {
 		r.ReadPage(0)
 		r.Close()
 	}
-	_, loadErr := Load(path)
+	_, loadErr := Load(path, Options{})
 	if Verify(path) != nil {
 		return
 	}
@@ -431,7 +433,7 @@ func checkReadable(t *testing.T, path string) {
 		t.Fatalf("verified file does not load: %v", loadErr)
 	}
 	out := path + ".bin"
-	if err := ToCannon(path, out); err != nil {
+	if err := ToCannon(path, out, Options{}); err != nil {
 		t.Fatalf("verified file does not convert: %v", err)
 	}
 	st, err := versions.LoadStateFromFile(out)

@@ -47,8 +47,9 @@
 //	      8           4           4           8           8           4          4       8
 //
 // Invariants:
-//   - A file at its final path is complete: it is written to a temp file in
-//     the same directory, fsynced, renamed, and the directory fsynced. The
+//   - A file at its final path is complete: it is written through
+//     atomicfile (a temp file in the same directory, fsynced, renamed, the
+//     directory fsynced), whose FS the Options carry for fault tests. The
 //     header is written last (at offset 0 of the temp file), once the memory
 //     root is known, so nothing is hashed twice and memory streams once.
 //   - Every byte is under a CRC32C (Castagnoli): the header's own, each
@@ -63,6 +64,13 @@
 //     by the file size (index, state, page count) or by MaxPagesPerChunk
 //     (chunk buffers). Duplicate pages, truncation, any flipped bit and
 //     absurd lengths are errors naming the file and a byte offset.
+//   - Loading or converting a state refuses it, at its page count and
+//     before any page, when its pages would take more host memory than
+//     Options.MaxMemoryBytes at PageMemoryCost each (ErrMemoryLimit), so
+//     no small file, compressed or not, loads into unbounded memory.
+//   - Page roots are Cannon's, bit for bit, and so is the node cache
+//     hashing leaves behind; the hasher takes all-zero subtrees' roots
+//     from the zero-hash table instead of hashing them.
 //   - Writing and reading keep at most 2*workers+2 chunks in memory besides
 //     the index; guest memory is never copied whole.
 //   - Pages are stored in Cannon's order (ascending, as State.Serialize

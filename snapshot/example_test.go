@@ -40,7 +40,7 @@ func Example() {
 	fmt.Println("step", info.Step, "pages", info.PageCount, "claim matches cannon:", info.Claim == claim)
 
 	// Back to Cannon's own format, byte for byte.
-	if err := snapshot.ToCannon(path, filepath.Join(dir, "state.bin.gz")); err != nil {
+	if err := snapshot.ToCannon(path, filepath.Join(dir, "state.bin.gz"), snapshot.Options{}); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(snapshot.Verify(path))

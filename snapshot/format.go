@@ -31,6 +31,7 @@ const (
 	headerCRCAt  = HeaderSize - 4
 	footerCRCAt  = 36
 	cannonPageSz = 8 + PageSize // one (u64 index, page) pair in Cannon's format
+	offPageCount = 24           // of the header's page count
 )
 
 // Limits a reader enforces before it allocates anything a file asks for.
@@ -60,11 +61,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func crc(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 // Sentinel errors; every error from this package that is caused by a file's
-// content wraps ErrCorrupt or ErrUnsupported.
+// content wraps ErrCorrupt, ErrUnsupported or ErrMemoryLimit.
 var (
 	ErrCorrupt      = errors.New("corrupt snapshot")
 	ErrUnsupported  = errors.New("unsupported snapshot")
 	ErrPageNotFound = errors.New("page not in snapshot")
+	// ErrMemoryLimit: the state is well formed but its pages would take
+	// more memory than Options.MaxMemoryBytes allows.
+	ErrMemoryLimit = errors.New("state over the memory limit")
 )
 
 // CorruptError says which file is bad, at which byte, and how.
@@ -169,7 +173,7 @@ func decodeHeader(path string, b []byte, fileSize int64) (Info, error) {
 		return Info{}, corrupt(path, 12, "pages per chunk %d, want 1..%d", i.PagesPerChunk, MaxPagesPerChunk)
 	}
 	if i.PageCount > uint64(fileSize)/PageEntrySize {
-		return Info{}, corrupt(path, 24, "page count %d does not fit a %d-byte file", i.PageCount, fileSize)
+		return Info{}, corrupt(path, offPageCount, "page count %d does not fit a %d-byte file", i.PageCount, fileSize)
 	}
 	if n := binary.BigEndian.Uint32(b[64:]); n != multithreaded.STATE_WITNESS_SIZE {
 		return Info{}, corrupt(path, 64, "witness length %d, want %d", n, multithreaded.STATE_WITNESS_SIZE)

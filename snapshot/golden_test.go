@@ -162,7 +162,7 @@ func TestGoldenVector(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out.bin")
-	if err := ToCannon(snap, out); err != nil {
+	if err := ToCannon(snap, out, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(readFile(t, out), readFile(t, bin)) {

@@ -3,14 +3,17 @@ package snapshot
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"runtime"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/proofd/proofd/atomicfile"
 )
 
-// Options tune how a snapshot is written. The zero value is a good default.
+// Options tune how snapshots are written. The zero value is a good
+// default. Options is a plain value: a copy is a clone. Callers fill it,
+// then EnsureDefaults, then Validate; every function taking Options does
+// the last two on its own copy.
 type Options struct {
 	// PagesPerChunk is how many 4 KiB pages share one zstd frame
 	// (default 64; at most MaxPagesPerChunk).
@@ -23,13 +26,39 @@ type Options struct {
 	// because hashing, not compression, is a write's bottleneck).
 	Level zstd.EncoderLevel
 	// FS is where files are written (default the OS); tests inject faults here.
-	FS FS
+	FS atomicfile.FS
+	// MaxMemoryBytes bounds the host memory a state's pages may take once
+	// loaded, each page charged PageMemoryCost (default
+	// DefaultMaxMemoryBytes). Load and ReadCannon, which build the state in
+	// memory, and FromCannon and ToCannon, which stream it but write a file
+	// that loads into it, refuse a larger state with ErrMemoryLimit as soon
+	// as they read its page count, before any page: a few megabytes of gzip
+	// or of zstd cannot make a reader allocate gigabytes. A caller with a
+	// memory budget (the VM engine) passes it here.
+	MaxMemoryBytes int64
 }
 
-const defaultPagesPerChunk = 64
+const (
+	defaultPagesPerChunk = 64
 
-// withDefaults fills unset options and reports every invalid one at once.
-func (o Options) withDefaults() (Options, error) {
+	// DefaultMaxMemoryBytes is MaxMemoryBytes when unset: 8 GiB, which
+	// holds 2 GiB of guest memory.
+	DefaultMaxMemoryBytes = 8 << 30
+
+	// PageMemoryCost is what one page of a loaded state may cost in host
+	// memory once Cannon has hashed it for a witness, rounded up: its 4 KiB
+	// of data, Cannon's CachedPage with its 4 KiB hash cache (a 4,864-byte
+	// allocation), and Cannon's map entries and hashes for the page and
+	// its Merkle tree path. Measured peak RSS (TestReadCannonPeakRSS) is
+	// 9 KiB a page for contiguous pages and 13.5 KiB for scattered ones,
+	// whose tree paths share fewest nodes. So a process that loads a state
+	// peaks under MaxMemoryBytes plus its own baseline, 2 MiB of read
+	// buffers and the state section (at most MaxStateSize).
+	PageMemoryCost = 16 << 10
+)
+
+// EnsureDefaults fills every unset option with its default.
+func (o *Options) EnsureDefaults() {
 	if o.PagesPerChunk == 0 {
 		o.PagesPerChunk = defaultPagesPerChunk
 	}
@@ -40,8 +69,16 @@ func (o Options) withDefaults() (Options, error) {
 		o.Level = zstd.SpeedDefault
 	}
 	if o.FS == nil {
-		o.FS = OSFS{}
+		o.FS = atomicfile.OSFS{}
 	}
+	if o.MaxMemoryBytes == 0 {
+		o.MaxMemoryBytes = DefaultMaxMemoryBytes
+	}
+}
+
+// Validate reports every invalid option at once; it checks options that
+// EnsureDefaults has filled.
+func (o *Options) Validate() error {
 	var errs []error
 	if o.PagesPerChunk < 1 || o.PagesPerChunk > MaxPagesPerChunk {
 		errs = append(errs, fmt.Errorf("PagesPerChunk %d: want 1..%d", o.PagesPerChunk, MaxPagesPerChunk))
@@ -52,46 +89,24 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Level < zstd.SpeedFastest || o.Level > zstd.SpeedBestCompression {
 		errs = append(errs, fmt.Errorf("Level %d: want a zstd.EncoderLevel", o.Level))
 	}
+	if o.FS == nil {
+		errs = append(errs, errors.New("FS: nil"))
+	}
+	if o.MaxMemoryBytes < PageMemoryCost {
+		errs = append(errs, fmt.Errorf("MaxMemoryBytes %d: want at least one page's cost, %d", o.MaxMemoryBytes, PageMemoryCost))
+	}
 	if err := errors.Join(errs...); err != nil {
-		return o, fmt.Errorf("snapshot options: %w", err)
+		return fmt.Errorf("snapshot options: %w", err)
 	}
-	return o, nil
+	return nil
 }
 
-// FS is the part of a filesystem a snapshot write needs.
-type FS interface {
-	// CreateTemp creates a new file in dir, as os.CreateTemp does.
-	CreateTemp(dir, pattern string) (File, error)
-	// Rename atomically replaces newpath with oldpath.
-	Rename(oldpath, newpath string) error
-	// Remove deletes a file; it is used only to clean up a failed write.
-	Remove(name string) error
-	// SyncDir makes the entries of dir (a rename into it) durable.
-	SyncDir(dir string) error
-}
-
-// File is a file being written. *os.File implements it.
-type File interface {
-	io.Writer
-	io.WriterAt
-	Name() string
-	Chmod(mode os.FileMode) error
-	Sync() error
-	Close() error
-}
-
-// OSFS is the operating system's filesystem.
-type OSFS struct{}
-
-func (OSFS) CreateTemp(dir, pattern string) (File, error) { return os.CreateTemp(dir, pattern) }
-func (OSFS) Rename(oldpath, newpath string) error         { return os.Rename(oldpath, newpath) }
-func (OSFS) Remove(name string) error                     { return os.Remove(name) }
-
-func (OSFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// checkMemory refuses a state of pages pages that would take more than
+// limit bytes once loaded; off is where the file gives the page count.
+func checkMemory(path string, off int64, pages uint64, limit int64) error {
+	if fit := uint64(limit) / PageMemoryCost; pages > fit {
+		return fmt.Errorf("%s: offset %d: %d pages, at most %d fit in the memory limit of %d bytes at %d bytes a page once loaded: %w",
+			path, off, pages, fit, limit, PageMemoryCost, ErrMemoryLimit)
 	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }

@@ -186,26 +186,35 @@ func (r *Reader) cannonState() (*multithreaded.State, error) {
 }
 
 // Load reads a snapshot into a Cannon state. It checks every checksum, and
-// hashes every page on all cores, checking it against its stored root, so
-// the state's first witness only folds page roots (Cannon cannot be handed
-// the stored roots themselves; see the package documentation).
-func Load(path string) (*versions.VersionedState, error) {
+// hashes every page on opts.Workers cores, checking it against its stored
+// root, so the state's first witness only folds page roots (Cannon cannot
+// be handed the stored roots themselves; see the package documentation).
+// A state whose pages would take more than opts.MaxMemoryBytes is refused
+// from the header's page count, before anything else is read.
+func Load(path string, opts Options) (*versions.VersionedState, error) {
 	r, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	return r.Load()
+	return r.Load(opts)
 }
 
-// Load reads the whole snapshot into a Cannon state.
-func (r *Reader) Load() (*versions.VersionedState, error) {
+// Load reads the whole snapshot into a Cannon state; see the package-level Load.
+func (r *Reader) Load(opts Options) (*versions.VersionedState, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkMemory(r.path, offPageCount, r.info.PageCount, opts.MaxMemoryBytes); err != nil {
+		return nil, err
+	}
 	st, err := r.cannonState()
 	if err != nil {
 		return nil, err
 	}
 	pages := make([]*memory.CachedPage, len(r.pages.pages))
-	err = r.eachChunk(runtime.GOMAXPROCS(0), nil, func(c *readChunk) error {
+	err = r.eachChunk(opts.Workers, nil, func(c *readChunk) error {
 		for k := range c.count {
 			p := st.Memory.AllocPage(r.pages.pages[c.first+k].index)
 			copy(p.Data, c.page(k))
@@ -216,7 +225,7 @@ func (r *Reader) Load() (*versions.VersionedState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.hashPages(pages); err != nil {
+	if err := r.hashPages(opts.Workers, pages); err != nil {
 		return nil, err
 	}
 	return &versions.VersionedState{Version: r.info.StateVersion, FPVMState: st}, nil
@@ -226,8 +235,7 @@ func (r *Reader) Load() (*versions.VersionedState, error) {
 // against the root the index stores. Cannon's witness then only folds page
 // roots instead of hashing all memory on one core, and a page whose bytes
 // passed the CRC but not the root is caught here.
-func (r *Reader) hashPages(pages []*memory.CachedPage) error {
-	workers := runtime.GOMAXPROCS(0)
+func (r *Reader) hashPages(workers int, pages []*memory.CachedPage) error {
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -235,7 +243,7 @@ func (r *Reader) hashPages(pages []*memory.CachedPage) error {
 		go func() {
 			defer wg.Done()
 			for k := w; k < len(pages); k += workers {
-				if got := pages[k].MerkleRoot(); got != r.pages.pages[k].root {
+				if got := hashPage(pages[k]); got != r.pages.pages[k].root {
 					errs[w] = corrupt(r.path, int64(HeaderSize), "page %#x hashes to %x, the index says %x",
 						r.pages.pages[k].index, got[:4], r.pages.pages[k].root[:4])
 					return

@@ -59,7 +59,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			loaded, err := Load(path)
+			loaded, err := Load(path, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,14 +71,14 @@ func TestRoundTrip(t *testing.T) {
 			}
 
 			bin := filepath.Join(dir, "out.bin")
-			if err := ToCannon(path, bin); err != nil {
+			if err := ToCannon(path, bin, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(readFile(t, bin), want) {
 				t.Error("ToCannon .bin differs from cannon's serialization")
 			}
 			gz := filepath.Join(dir, "out.bin.gz")
-			if err := ToCannon(path, gz); err != nil {
+			if err := ToCannon(path, gz, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(readFile(t, gz), readFile(t, cannonFile(t, dir, "cannon.bin.gz", vs))) {
@@ -109,7 +109,7 @@ func TestFromCannon(t *testing.T) {
 				t.Errorf("claim %s, cannon's %s", info.Claim, claim)
 			}
 			back := filepath.Join(dir, "back-"+name)
-			if err := ToCannon(snap, back); err != nil {
+			if err := ToCannon(snap, back, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(readFile(t, back), readFile(t, in)) {
@@ -162,7 +162,7 @@ func TestFromCannonUnsortedIsBitExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.bin")
-	if err := ToCannon(snap, out); err != nil {
+	if err := ToCannon(snap, out, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(readFile(t, out), raw) {
@@ -321,8 +321,21 @@ func TestReadPage(t *testing.T) {
 	}
 }
 
+func TestOptionsDefaultsAreValid(t *testing.T) {
+	var opts Options
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if opts.PagesPerChunk != defaultPagesPerChunk || opts.Workers < 1 || opts.FS == nil {
+		t.Errorf("defaults not filled: %+v", opts)
+	}
+}
+
 func TestOptionsReportsEveryViolation(t *testing.T) {
-	_, err := Options{PagesPerChunk: MaxPagesPerChunk + 1, Workers: -1, Level: 99}.withDefaults()
+	opts := Options{PagesPerChunk: MaxPagesPerChunk + 1, Workers: -1, Level: 99}
+	opts.EnsureDefaults()
+	err := opts.Validate()
 	for _, want := range []string{"PagesPerChunk", "Workers", "Level"} {
 		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(want)) {
 			t.Errorf("error %v does not mention %s", err, want)

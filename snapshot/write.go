@@ -6,13 +6,14 @@ import (
 	"hash/crc32"
 	"io"
 	"math/bits"
-	"path/filepath"
 	"slices"
 
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/memory"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/multithreaded"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/proofd/proofd/atomicfile"
 )
 
 // Write stores st at path as a snapshot, atomically.
@@ -31,8 +32,8 @@ func Write(path string, st *versions.VersionedState, opts Options) error {
 	if !versions.IsSupportedMultiThreaded64(st.Version) {
 		return fmt.Errorf("write snapshot %s: cannon state version %d (%s): %w", path, st.Version, st.Version, ErrUnsupported)
 	}
-	opts, err := opts.withDefaults()
-	if err != nil {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
 		return err
 	}
 	state, err := stateBytes(mt)
@@ -106,7 +107,7 @@ func build(opts Options, path string, version versions.StateVersion, produce pro
 		return fmt.Errorf("write snapshot %s: %w", path, err)
 	}
 	defer enc.Close()
-	return writeAtomic(opts.FS, path, func(f File) error {
+	return atomicfile.WriteFS(opts.FS, path, 0o644, func(f atomicfile.File) error {
 		b := &builder{
 			opts:    opts,
 			path:    path,
@@ -169,7 +170,7 @@ func (b *builder) work(w int, c *chunk) error {
 		page := c.data[k*PageSize : (k+1)*PageSize]
 		if len(c.src) > 0 {
 			copy(page, c.src[k].Data)
-			c.roots = append(c.roots, c.src[k].MerkleRoot())
+			c.roots = append(c.roots, hashPage(c.src[k]))
 		} else {
 			c.roots = append(c.roots, pageRoot(&b.scratch[w], page))
 		}
@@ -258,47 +259,4 @@ func writeIndex(w io.Writer, chunks []chunkEntry, pages []pageEntry) (n uint64, 
 		n += uint64(len(buf))
 	}
 	return n, h.Sum32(), nil
-}
-
-// writeAtomic creates path through a temp file in the same directory: fill
-// writes it, then it is fsynced, renamed over path, and the directory is
-// fsynced so the rename survives a crash. On failure the temp file is
-// removed and path is untouched.
-func writeAtomic(fsys FS, path string, fill func(File) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := fsys.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp, open := f.Name(), true
-	defer func() {
-		if err == nil {
-			return
-		}
-		if open {
-			f.Close()
-		}
-		fsys.Remove(tmp)
-	}()
-	if err = fill(f); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: fsync: %w", path, err)
-	}
-	open = false
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = fsys.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := fsys.SyncDir(dir); err != nil {
-		// The file is in place and complete; only its name may not survive a crash.
-		return fmt.Errorf("write %s: fsync directory %s: %w", path, dir, err)
-	}
-	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/proofd/proofd/snapshot"
 )
 
 // These tests compare proofd's vm package with the real `cannon` binary,
@@ -108,7 +110,7 @@ func TestWitnessOfSnapshotMatchesCannon(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := cannon(t, dir, "witness", "--input", "s.bin.gz")
-	back, err := LoadState(filepath.Join(dir, "s.state"))
+	back, err := LoadState(filepath.Join(dir, "s.state"), snapshot.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +201,7 @@ func firstDiff(a, b []byte) string {
 func sameWitness(t *testing.T, c, p, name string) {
 	t.Helper()
 	want := cannon(t, c, "witness", "--input", name)
-	st, err := LoadState(filepath.Join(p, name))
+	st, err := LoadState(filepath.Join(p, name), snapshot.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func TestLoadStateRejects(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			st, err := LoadState(path)
+			st, err := LoadState(path, snapshot.Options{})
 			if err == nil {
 				t.Fatalf("LoadState: no error, step %d", st.GetStep())
 			}
@@ -104,7 +104,7 @@ func TestLoadStateRejects(t *testing.T) {
 		for _, data := range [][]byte{good, gz(good)} {
 			path := filepath.Join(t.TempDir(), "good")
 			os.WriteFile(path, data, 0o644)
-			st, err := LoadState(path)
+			st, err := LoadState(path, snapshot.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +178,7 @@ func TestCannonSnapshotRoundTrip(t *testing.T) {
 	if err := snapshot.Convert(file("orig.bin.gz"), file("conv.state"), snapshot.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	back, err := LoadState(file("conv.state"))
+	back, err := LoadState(file("conv.state"), snapshot.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,12 +187,12 @@ func TestCannonSnapshotRoundTrip(t *testing.T) {
 	}
 	sameFile(t, file("back.bin.gz"), file("orig.bin.gz"))
 	// Snapshot written by vm → Cannon file (snapshot package).
-	if err := snapshot.ToCannon(file("direct.state"), file("direct.bin")); err != nil {
+	if err := snapshot.ToCannon(file("direct.state"), file("direct.bin"), snapshot.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	sameFile(t, file("direct.bin"), file("orig.bin"))
 	for _, name := range []string{"orig.bin.gz", "orig.bin", "direct.state", "conv.state", "back.bin.gz"} {
-		got, err := LoadState(file(name))
+		got, err := LoadState(file(name), snapshot.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +219,8 @@ func FuzzLoadState(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		st, err := LoadState(path)
+		// A small ceiling, so that a fuzzed gzip bomb is refused, not loaded.
+		st, err := LoadState(path, snapshot.Options{MaxMemoryBytes: 64 << 20})
 		if err != nil {
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("error does not name the file: %v", err)

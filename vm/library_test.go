@@ -13,6 +13,8 @@ import (
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/log"
+
+	"github.com/proofd/proofd/snapshot"
 )
 
 // libraryRun is `cannon run`'s loop written against Cannon's library, with
@@ -55,7 +57,7 @@ func libraryRun(t *testing.T, path string, oracle Oracle, proofAt map[uint64]boo
 // machineRun does the same with Machine, from LoadState of the same file.
 func machineRun(t *testing.T, path string, oracle Oracle, proofAt map[uint64]bool) (map[uint64][]byte, *versions.VersionedState) {
 	t.Helper()
-	st, err := LoadState(path)
+	st, err := LoadState(path, snapshot.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

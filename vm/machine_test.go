@@ -197,9 +197,21 @@ func TestRunInfoAndStdoutProofs(t *testing.T) {
 	}
 }
 
+func TestRunConfigDefaultsAreValid(t *testing.T) {
+	cfg := RunConfig{Input: "in.bin"}
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ProofFmt != DefaultProofFmt || cfg.SnapshotFmt != DefaultSnapshotFmt || cfg.Snapshot.PagesPerChunk == 0 {
+		t.Errorf("defaults not filled: %+v", cfg)
+	}
+}
+
 func TestRunConfigErrors(t *testing.T) {
-	err := Run(context.Background(), RunConfig{ProofAt: "%0", StopAt: "sometimes", ProofFmt: "proof.json", SnapshotFmt: "snap", Server: []string{"x"}, Oracle: NewKVOracle(nil)})
-	for _, want := range []string{"no input", "proof-at", "stop-at", "proof-fmt", "snapshot-fmt", "both a preimage server"} {
+	err := Run(context.Background(), RunConfig{ProofAt: "%0", StopAt: "sometimes", ProofFmt: "proof.json", SnapshotFmt: "snap", Server: []string{"x"}, Oracle: NewKVOracle(nil),
+		Snapshot: snapshot.Options{PagesPerChunk: -1}})
+	for _, want := range []string{"no input", "proof-at", "stop-at", "proof-fmt", "snapshot-fmt", "both a preimage server", "PagesPerChunk"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Run with a bad config: %v, want it to mention %q", err, want)
 		}

@@ -66,7 +66,8 @@ type RunConfig struct {
 	// Proofs receives proofs when ProofFmt is "-".
 	Proofs io.Writer
 
-	// Snapshot tunes snapshot files written as proofd snapshots.
+	// Snapshot tunes snapshot files written as proofd snapshots, and its
+	// MaxMemoryBytes bounds the input state (see LoadState).
 	Snapshot snapshot.Options
 }
 
@@ -75,15 +76,28 @@ type runPlan struct {
 	infoAt, stopAt, snapshotAt, proofAt StepMatcher
 }
 
-// validate fills defaults and reports every bad field at once.
-func (c RunConfig) validate() (runPlan, error) {
+// EnsureDefaults fills every unset format with Cannon's default and the
+// snapshot options with theirs.
+func (c *RunConfig) EnsureDefaults() {
 	if c.ProofFmt == "" {
 		c.ProofFmt = DefaultProofFmt
 	}
 	if c.SnapshotFmt == "" {
 		c.SnapshotFmt = DefaultSnapshotFmt
 	}
-	p := runPlan{RunConfig: c}
+	c.Snapshot.EnsureDefaults()
+}
+
+// Validate reports every bad field at once; it checks a config that
+// EnsureDefaults has filled.
+func (c *RunConfig) Validate() error {
+	_, err := c.plan()
+	return err
+}
+
+// plan parses the step patterns, collecting every error on the way.
+func (c *RunConfig) plan() (runPlan, error) {
+	p := runPlan{RunConfig: *c}
 	var errs []error
 	if c.Input == "" {
 		errs = append(errs, errors.New("no input state"))
@@ -111,6 +125,9 @@ func (c RunConfig) validate() (runPlan, error) {
 	if len(c.Server) > 0 && c.Oracle != nil {
 		errs = append(errs, errors.New("both a preimage server command and an oracle"))
 	}
+	if err := c.Snapshot.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return p, fmt.Errorf("vm run: %w", err)
 	}
@@ -132,11 +149,12 @@ func namesStep(format string) bool {
 // the run with an error wrapping ctx's error; the output is then not
 // written.
 func Run(ctx context.Context, cfg RunConfig) (err error) {
-	p, err := cfg.validate()
+	cfg.EnsureDefaults()
+	p, err := cfg.plan()
 	if err != nil {
 		return err
 	}
-	st, err := LoadState(p.Input)
+	st, err := LoadState(p.Input, p.Snapshot)
 	if err != nil {
 		return err
 	}

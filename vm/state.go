@@ -32,14 +32,17 @@ const StateVersion = versions.VersionMultiThreaded64_v5
 // name. Cannon files are read with every length bounded before anything is
 // allocated, duplicate pages rejected, and errors naming the file and the
 // offset of the bad byte (wrapping snapshot.ErrCorrupt or
-// snapshot.ErrUnsupported), so a bad file is an error, never a panic.
-func LoadState(path string) (*versions.VersionedState, error) {
+// snapshot.ErrUnsupported), so a bad file is an error, never a panic. A
+// state whose pages would take more host memory than opts.MaxMemoryBytes
+// (default snapshot.DefaultMaxMemoryBytes) is refused with
+// snapshot.ErrMemoryLimit before its pages are read.
+func LoadState(path string, opts snapshot.Options) (*versions.VersionedState, error) {
 	var st *versions.VersionedState
 	var err error
 	if snapshot.IsSnapshot(path) {
-		st, err = snapshot.Load(path)
+		st, err = snapshot.Load(path, opts)
 	} else {
-		st, err = loadCannon(path)
+		st, err = loadCannon(path, opts)
 	}
 	if err != nil {
 		return nil, err
@@ -289,7 +292,7 @@ func LoadELF(path string) (st *versions.VersionedState, meta *program.Metadata, 
 	return vs, meta, nil
 }
 
-func loadCannon(path string) (*versions.VersionedState, error) {
+func loadCannon(path string, opts snapshot.Options) (*versions.VersionedState, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
@@ -299,20 +302,27 @@ func loadCannon(path string) (*versions.VersionedState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	return snapshot.ReadCannon(path, f, fi.Size())
+	return snapshot.ReadCannon(path, f, fi.Size(), opts)
 }
 
-// DecodeState reads a state held in memory: a proofd snapshot or a Cannon
-// .bin or .bin.gz encoding, with every count bounded as LoadState bounds
-// it. name stands for the bytes in errors.
+// DecodeState is DecodeStateOptions with default options, so under
+// snapshot.DefaultMaxMemoryBytes.
 func DecodeState(name string, data []byte) (*versions.VersionedState, error) {
+	return DecodeStateOptions(name, data, snapshot.Options{})
+}
+
+// DecodeStateOptions reads a state held in memory: a proofd snapshot or a
+// Cannon .bin or .bin.gz encoding, with every count bounded as LoadState
+// bounds it; a caller with a memory budget passes it as
+// opts.MaxMemoryBytes. name stands for the bytes in errors.
+func DecodeStateOptions(name string, data []byte, opts snapshot.Options) (*versions.VersionedState, error) {
 	if bytes.HasPrefix(data, []byte(snapshot.Magic)) {
 		r, err := snapshot.OpenReaderAt(name, bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			return nil, err
 		}
 		defer r.Close()
-		return r.Load()
+		return r.Load(opts)
 	}
-	return snapshot.ReadCannon(name, bytes.NewReader(data), int64(len(data)))
+	return snapshot.ReadCannon(name, bytes.NewReader(data), int64(len(data)), opts)
 }

@@ -266,7 +266,7 @@ func (b *snapBench) loads(kind string, f files) error {
 			}
 		}
 		if err := b.time(caseName("load+witness", kind, "proofd"), func() error {
-			vs, err := snapshot.Load(f.snap)
+			vs, err := snapshot.Load(f.snap, snapshot.Options{})
 			if err != nil {
 				return err
 			}

@@ -106,5 +106,14 @@ func (a *app) snapshotConvertCommand() *cobra.Command {
 	}
 	cmd.Flags().IntVar(&opts.PagesPerChunk, "pages-per-chunk", 0, "pages per zstd chunk when writing a snapshot (default 64)")
 	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "compression and hashing goroutines (default GOMAXPROCS)")
+	maxMemoryFlag(cmd, &opts.MaxMemoryBytes)
 	return cmd
+}
+
+// maxMemoryFlag adds --max-memory-bytes, the ceiling on the state a
+// command reads (snapshot.Options.MaxMemoryBytes), so that a small
+// compressed file cannot make it allocate without bound.
+func maxMemoryFlag(cmd *cobra.Command, to *int64) {
+	cmd.Flags().Int64Var(to, "max-memory-bytes", snapshot.DefaultMaxMemoryBytes,
+		fmt.Sprintf("refuse an input state whose pages would take more host memory than this once loaded (%d bytes a page: data, hash cache, Merkle tree nodes)", snapshot.PageMemoryCost))
 }

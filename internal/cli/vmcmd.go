@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proofd/proofd/atomicfile"
+	"github.com/proofd/proofd/snapshot"
 	"github.com/proofd/proofd/vm"
 )
 
@@ -123,6 +124,7 @@ and is killed with it when the run ends or is interrupted.`,
 	f.StringVar(&cfg.InfoAt, "info-at", vm.DefaultInfoAt, "step pattern to print a JSON progress line at")
 	f.StringVar(&meta, "meta", "", "symbol metadata JSON from load-elf --meta, to name functions in info lines")
 	f.IntVar(&cfg.Snapshot.PagesPerChunk, "pages-per-chunk", 0, "pages per zstd chunk in snapshots (default 64)")
+	maxMemoryFlag(cmd, &cfg.Snapshot.MaxMemoryBytes)
 	_ = cmd.MarkFlagRequired("input")
 	return cmd
 }
@@ -152,12 +154,13 @@ func readMeta(path string) (*program.Metadata, error) {
 
 func (a *app) vmWitnessCommand() *cobra.Command {
 	var input, output string
+	var opts snapshot.Options
 	cmd := &cobra.Command{
 		Use:   "witness --input STATE [--output FILE]",
 		Short: "print a state's claim and witness as the JSON `cannon witness` prints",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := vm.LoadState(input)
+			st, err := vm.LoadState(input, opts)
 			if err != nil {
 				return err
 			}
@@ -177,6 +180,7 @@ func (a *app) vmWitnessCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&input, "input", "", "state: a proofd snapshot or a Cannon .bin/.bin.gz (required)")
 	cmd.Flags().StringVar(&output, "output", "", "also write the binary witness to this file")
+	maxMemoryFlag(cmd, &opts.MaxMemoryBytes)
 	_ = cmd.MarkFlagRequired("input")
 	return cmd
 }
