@@ -305,17 +305,11 @@ func loadCannon(path string, opts snapshot.Options) (*versions.VersionedState, e
 	return snapshot.ReadCannon(path, f, fi.Size(), opts)
 }
 
-// DecodeState is DecodeStateOptions with default options, so under
-// snapshot.DefaultMaxMemoryBytes.
-func DecodeState(name string, data []byte) (*versions.VersionedState, error) {
-	return DecodeStateOptions(name, data, snapshot.Options{})
-}
-
-// DecodeStateOptions reads a state held in memory: a proofd snapshot or a
+// DecodeState reads a state held in memory: a proofd snapshot or a
 // Cannon .bin or .bin.gz encoding, with every count bounded as LoadState
 // bounds it; a caller with a memory budget passes it as
 // opts.MaxMemoryBytes. name stands for the bytes in errors.
-func DecodeStateOptions(name string, data []byte, opts snapshot.Options) (*versions.VersionedState, error) {
+func DecodeState(name string, data []byte, opts snapshot.Options) (*versions.VersionedState, error) {
 	if bytes.HasPrefix(data, []byte(snapshot.Magic)) {
 		r, err := snapshot.OpenReaderAt(name, bytes.NewReader(data), int64(len(data)))
 		if err != nil {

@@ -49,10 +49,12 @@ func (a *app) setupCommand() *cobra.Command {
 				for _, w := range res.Warnings {
 					fmt.Fprintln(a.stderr, "WARNING:", w)
 				}
-				if err := atomicfile.Write(pkPath, res.PK.Data, 0o644); err != nil {
-					return err
-				}
-				if err := atomicfile.Write(vkPath, res.VK.Data, 0o644); err != nil {
+				// Both keys are written and synced before either is published,
+				// so a crash cannot leave a new pk beside an old vk's temp.
+				if err := atomicfile.WriteGroup(atomicfile.OSFS{},
+					atomicfile.Entry{Path: pkPath, Perm: 0o644, Fill: atomicfile.Data(res.PK.Data)},
+					atomicfile.Entry{Path: vkPath, Perm: 0o644, Fill: atomicfile.Data(res.VK.Data)},
+				); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "setup %s: pk %s (%d bytes), vk %s (%d bytes)  %s\n",
@@ -101,10 +103,10 @@ func (a *app) proveCommand() *cobra.Command {
 				if err != nil {
 					return in.explain(err)
 				}
-				if err := atomicfile.Write(proofPath, res.Proof, 0o644); err != nil {
-					return err
-				}
-				if err := atomicfile.Write(publicPath, res.Public, 0o644); err != nil {
+				if err := atomicfile.WriteGroup(atomicfile.OSFS{},
+					atomicfile.Entry{Path: proofPath, Perm: 0o644, Fill: atomicfile.Data(res.Proof)},
+					atomicfile.Entry{Path: publicPath, Perm: 0o644, Fill: atomicfile.Data(res.Public)},
+				); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "proof %s (%d bytes), public witness %s  %s\n",

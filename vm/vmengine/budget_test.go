@@ -13,11 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/enginetest"
 	"github.com/proofd/proofd/engine/vmclient"
+	"github.com/proofd/proofd/snapshot"
 	"github.com/proofd/proofd/vm"
+	"github.com/proofd/proofd/vm/vmengine"
 )
 
 // bigPrestate is the hello guest with mib MiB of seeded random bytes
@@ -119,5 +123,40 @@ func TestBudgetBoundsEngineMemory(t *testing.T) {
 	}
 	if _, err := vmclient.New(c).ClaimAt(ctx, first, 1); !errors.Is(err, vmclient.ErrNotLoaded) {
 		t.Fatalf("the first prestate, least recently used: got %v, want it evicted (ErrNotLoaded)", err)
+	}
+}
+
+// TestPrestateOverBudgetRefusedBeforeDecoding: the engine passes its budget
+// to the state reader as the ceiling on decoded memory, so a small .bin.gz
+// whose pages would not fit is refused from its page count, as
+// RESOURCE_EXHAUSTED (an engine with a larger budget could take it), not
+// decoded first.
+func TestPrestateOverBudgetRefusedBeforeDecoding(t *testing.T) {
+	st, _, err := vm.LoadELF(guest("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "prestate.bin.gz")
+	if err := vm.WriteState(path, st); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := uint64(st.GetMemory().PageCount())
+	budget := max(uint64(len(data))*2, pages*snapshot.PageMemoryCost/2)
+	cfg, err := vmengine.Config(nil, vmengine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxResidentBytes = budget
+	c := enginetest.InProcess(t, cfg)
+	_, err = vmclient.New(c).Load(ctxT(t), vmclient.LoadRequest{Prestate: artifact.New(data)})
+	if err == nil || !strings.Contains(err.Error(), codes.ResourceExhausted.String()) {
+		t.Fatalf("a %d-byte .bin.gz of %d pages under a %d-byte budget: got %v, want RESOURCE_EXHAUSTED", len(data), pages, budget, err)
+	}
+	if !strings.Contains(err.Error(), snapshot.ErrMemoryLimit.Error()) {
+		t.Fatalf("got %v, want it to say %q", err, snapshot.ErrMemoryLimit)
 	}
 }

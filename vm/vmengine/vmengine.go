@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine/host"
 	"github.com/proofd/proofd/proto/enginev1"
+	"github.com/proofd/proofd/snapshot"
 	"github.com/proofd/proofd/vm"
 )
 
@@ -242,6 +244,11 @@ func (s *server) load(ctx context.Context, d artifact.Digest, req *enginev1.VmLo
 	}
 	start := time.Now()
 	st, err := decodeState(d, data, s.budget.Max())
+	if errors.Is(err, snapshot.ErrMemoryLimit) {
+		// Well formed, but larger than this engine may hold: an engine with
+		// a larger budget could load it, so it is not bad input.
+		return nil, status.Errorf(codes.ResourceExhausted, "prestate %s: %v", d.Short(), err)
+	}
 	if err != nil {
 		return nil, host.BadInput("prestate", err.Error())
 	}
@@ -329,16 +336,14 @@ func (s *server) Unload(_ context.Context, req *enginev1.VmUnloadRequest) (*engi
 }
 
 // decodeState reads a proofd snapshot, or a Cannon state (.bin or .bin.gz),
-// bounding every count before anything is allocated (vm.DecodeState).
+// bounding every count before anything is allocated.
 //
-// maxMemory is the engine's budget, the ceiling on the guest memory a
-// prestate may decompress to. TODO(snapshot max-memory): pass it to the
-// snapshot reader here once snapshot.ReadCannon takes a max-memory option;
-// until then a .bin.gz is bounded only by the address space, and its trace
-// is refused after decoding when it does not fit the budget.
+// maxMemory is the engine's budget, the ceiling on the memory a decoded
+// prestate may take: the reader refuses a state whose page count says it
+// would not fit (snapshot.ErrMemoryLimit) before it allocates a page, so a
+// small .bin.gz cannot make the engine allocate gigabytes.
 func decodeState(d artifact.Digest, data []byte, maxMemory uint64) (*versions.VersionedState, error) {
-	_ = maxMemory
-	st, err := vm.DecodeState("prestate "+d.Short(), data)
+	st, err := vm.DecodeState("prestate "+d.Short(), data, snapshot.Options{MaxMemoryBytes: int64(min(maxMemory, math.MaxInt64))})
 	if err != nil {
 		return nil, err
 	}
