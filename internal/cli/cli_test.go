@@ -309,6 +309,13 @@ func TestVMAndSnapshotCommands(t *testing.T) {
 	if w1 != w2 || w1 != w3 || !strings.Contains(w1, "0x") {
 		t.Fatalf("witness differs between formats:\n%s\n%s\n%s", w1, w2, w3)
 	}
+	// A state larger than --max-memory-bytes is refused, naming the file.
+	for _, in := range []string{p("final.snap"), p("final.bin.gz")} {
+		r := proofd(t, "vm", "witness", "--input", in, "--max-memory-bytes", "65536")
+		if r.code != 2 || !strings.Contains(r.stderr, in) || !strings.Contains(r.stderr, "memory") {
+			t.Fatalf("vm witness of %s under a 64 KiB ceiling: exit %d, stderr %q; want exit 2 naming the file and the memory limit", in, r.code, r.stderr)
+		}
+	}
 	// A flipped bit is caught and named.
 	b := read(t, p("final.snap"))
 	b[len(b)/2] ^= 0x10
