@@ -30,7 +30,7 @@
 //   - The budget bounds what stays resident, not a call's working memory
 //     (gnark's prover, an upload being received, a prestate being decoded
 //     before its trace is counted): `engine serve` sets the Go memory limit
-//     to the budget plus a quarter and 256 MiB for those.
+//     to the budget plus an eighth and 128 MiB for those.
 //   - Nothing is allocated from a size a peer declared: an upload grows
 //     with the bytes that arrive, never past its header's size, and a
 //     header announcing more than the artifact limit or the budget is

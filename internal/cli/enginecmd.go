@@ -52,7 +52,7 @@ func (a *app) engineCommand() *cobra.Command {
 			if os.Getenv("GOMEMLIMIT") == "" {
 				// The budget bounds what stays resident; let the collector
 				// keep the heap near it instead of at twice the live bytes.
-				debug.SetMemoryLimit(int64(min(maxResident+maxResident/4+memoryHeadroom, math.MaxInt64/2)))
+				debug.SetMemoryLimit(int64(min(maxResident+maxResident/8+memoryHeadroom, math.MaxInt64/2)))
 			}
 			srv, err := host.NewServer(cfg)
 			if err != nil {
@@ -84,7 +84,7 @@ func (a *app) engineCommand() *cobra.Command {
 // memoryHeadroom is what an engine process may use beyond its resident
 // budget before the collector works hard: the runtime, gRPC buffers, one
 // upload in flight, a call's working memory.
-const memoryHeadroom = 256 << 20
+const memoryHeadroom = 128 << 20
 
 // parsePreimageServers reads --preimage-server NAME=CMD flags.
 func parsePreimageServers(flags []string) (map[string][]string, error) {
