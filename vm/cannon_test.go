@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/proofd/proofd/internal/cannontest"
+
 	"github.com/proofd/proofd/snapshot"
 )
 
@@ -47,7 +49,7 @@ func TestLoadELFMatchesCannon(t *testing.T) {
 // the same flags and compares every file they write, then the witness
 // output of the final states.
 func TestRunMatchesCannon(t *testing.T) {
-	cannonBinary(t)
+	cannontest.Binary(t)
 	ctx := context.Background()
 
 	t.Run("hello", func(t *testing.T) {

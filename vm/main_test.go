@@ -1,17 +1,12 @@
 package vm
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/proofd/proofd/engine/enginetest"
+	"github.com/proofd/proofd/internal/cannontest"
 )
 
 // serverModeEnv makes the test binary a preimage server (see serve).
@@ -34,9 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(serve(mode))
 	}
 	code := m.Run()
-	if cannonDir != "" {
-		os.RemoveAll(cannonDir)
-	}
+	cannontest.Cleanup()
 	if err := enginetest.CheckNoChildren(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		code = 1
@@ -78,7 +72,7 @@ func guestKV() map[[32]byte][]byte {
 func serve(mode string) int {
 	switch mode {
 	case "kv":
-		if err := serveKV(guestKV()); err != nil {
+		if err := cannontest.ServeKV(guestKV()); err != nil {
 			fmt.Fprintln(os.Stderr, "test server:", err)
 			return 1
 		}
@@ -102,45 +96,6 @@ func serve(mode string) int {
 	return 2
 }
 
-// serveKV is the server side of Cannon's host protocol, from op-preimage:
-// hints arrive on fd 3 and are acked on fd 4, keys arrive on fd 5 and
-// answers go out on fd 6.
-func serveKV(kv map[[32]byte][]byte) error {
-	hints := preimage.NewHintReader(preimage.NewReadWritePair(os.NewFile(3, "hint-read"), os.NewFile(4, "hint-write")))
-	oracle := preimage.NewOracleServer(preimage.NewReadWritePair(os.NewFile(5, "preimage-read"), os.NewFile(6, "preimage-write")))
-	errs := make(chan error, 2)
-	go func() {
-		for {
-			if err := hints.NextHint(func(string) error { return nil }); err != nil {
-				errs <- eofIsDone(err)
-				return
-			}
-		}
-	}()
-	go func() {
-		for {
-			err := oracle.NextPreimageRequest(func(k [32]byte) ([]byte, error) {
-				if v, ok := kv[k]; ok {
-					return v, nil
-				}
-				return nil, fmt.Errorf("unknown key %x", k)
-			})
-			if err != nil {
-				errs <- eofIsDone(err)
-				return
-			}
-		}
-	}()
-	return errors.Join(<-errs, <-errs)
-}
-
-func eofIsDone(err error) error {
-	if errors.Is(err, io.EOF) {
-		return nil
-	}
-	return err
-}
-
 // serverArgv is the command that runs this test binary as a server in
 // mode; it sets the mode in the environment, which children inherit.
 func serverArgv(t *testing.T, mode string) []string {
@@ -154,62 +109,10 @@ func serverArgv(t *testing.T, mode string) []string {
 	return []string{exe}
 }
 
-var (
-	cannonOnce sync.Once
-	cannonDir  string
-	cannonPath string
-	cannonErr  error
-)
-
-// cannonBinary builds Cannon's own CLI from the optimism module in the
-// module cache (it needs op-geth, which the Go module proxy serves; Go's
-// build cache makes later builds quick) and returns its path. Without it
-// the test is skipped, unless PROOFD_REQUIRE_CANNON is set.
-func cannonBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: not building the cannon binary")
-	}
-	cannonOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/ethereum-optimism/optimism").Output()
-		if err != nil {
-			cannonErr = fmt.Errorf("locate the optimism module: %w", err)
-			return
-		}
-		if cannonDir, cannonErr = os.MkdirTemp("", "proofd-cannon-"); cannonErr != nil {
-			return
-		}
-		cannonPath = filepath.Join(cannonDir, "cannon")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", cannonPath, "./cannon")
-		cmd.Dir = strings.TrimSpace(string(out))
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod -buildvcs=false", "GOWORK=off")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			cannonErr = fmt.Errorf("go build ./cannon in %s: %v\n%s", cmd.Dir, err, b)
-		}
-	})
-	if cannonErr != nil {
-		if os.Getenv("PROOFD_REQUIRE_CANNON") != "" {
-			t.Fatal(cannonErr)
-		}
-		t.Skipf("cannot build the cannon binary, so only Cannon's library is compared: %v", cannonErr)
-	}
-	return cannonPath
-}
-
-// cannon runs the cannon binary in dir and returns its stdout.
+// cannon runs the real cannon binary (see cannontest) in dir.
 func cannon(t *testing.T, dir string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(cannonBinary(t), args...)
-	cmd.Dir = dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("cannon %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return out
+	return cannontest.Run(t, dir, args...)
 }
 
 // loadELF is LoadELF that fails the test on error.

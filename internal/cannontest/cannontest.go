@@ -8,6 +8,9 @@ package cannontest
 
 import (
 	"context"
+	"errors"
+	"io"
+
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	preimage "github.com/ethereum-optimism/optimism/op-preimage"
 )
 
 var (
@@ -83,4 +88,45 @@ func Cleanup() {
 	if dir != "" {
 		os.RemoveAll(dir)
 	}
+}
+
+// ServeKV is the server side of Cannon's host protocol over the file
+// descriptors a preimage server is given: hints arrive on fd 3 and are acked
+// on fd 4, keys arrive on fd 5 and answers from kv go out on fd 6, until the
+// host closes them (which is not an error). A test binary re-executed as a
+// preimage server calls it from TestMain.
+func ServeKV(kv map[[32]byte][]byte) error {
+	hints := preimage.NewHintReader(preimage.NewReadWritePair(os.NewFile(3, "hint-read"), os.NewFile(4, "hint-write")))
+	oracle := preimage.NewOracleServer(preimage.NewReadWritePair(os.NewFile(5, "preimage-read"), os.NewFile(6, "preimage-write")))
+	errs := make(chan error, 2)
+	go func() {
+		for {
+			if err := hints.NextHint(func(string) error { return nil }); err != nil {
+				errs <- eofIsDone(err)
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			err := oracle.NextPreimageRequest(func(k [32]byte) ([]byte, error) {
+				if v, ok := kv[k]; ok {
+					return v, nil
+				}
+				return nil, fmt.Errorf("unknown key %x", k)
+			})
+			if err != nil {
+				errs <- eofIsDone(err)
+				return
+			}
+		}
+	}()
+	return errors.Join(<-errs, <-errs)
+}
+
+func eofIsDone(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }

@@ -1,13 +1,10 @@
 package vmengine_test
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"testing"
 
-	preimage "github.com/ethereum-optimism/optimism/op-preimage"
 	"go.uber.org/goleak"
 
 	"github.com/proofd/proofd/engine/enginetest"
@@ -42,9 +39,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// serve is the server side of Cannon's host protocol, serving guestKV:
-// hints arrive on fd 3 and are acked on fd 4, keys arrive on fd 5 and
-// answers go out on fd 6, until the host closes them.
+// serve is a preimage server for guestKV (cannontest.ServeKV), noting its
+// pid in the file startedEnv names so tests can count the servers started.
 func serve() int {
 	if path := os.Getenv(startedEnv); path != "" {
 		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
@@ -53,37 +49,9 @@ func serve() int {
 			f.Close()
 		}
 	}
-	kv := guestKV()
-	hints := preimage.NewHintReader(preimage.NewReadWritePair(os.NewFile(3, "hint-read"), os.NewFile(4, "hint-write")))
-	oracle := preimage.NewOracleServer(preimage.NewReadWritePair(os.NewFile(5, "preimage-read"), os.NewFile(6, "preimage-write")))
-	errs := make(chan error, 2)
-	go func() {
-		for {
-			if err := hints.NextHint(func(string) error { return nil }); err != nil {
-				errs <- err
-				return
-			}
-		}
-	}()
-	go func() {
-		for {
-			err := oracle.NextPreimageRequest(func(k [32]byte) ([]byte, error) {
-				if v, ok := kv[k]; ok {
-					return v, nil
-				}
-				return nil, fmt.Errorf("unknown key %x", k)
-			})
-			if err != nil {
-				errs <- err
-				return
-			}
-		}
-	}()
-	for range 2 {
-		if err := <-errs; !errors.Is(err, io.EOF) {
-			fmt.Fprintln(os.Stderr, "test server:", err)
-			return 1
-		}
+	if err := cannontest.ServeKV(guestKV()); err != nil {
+		fmt.Fprintln(os.Stderr, "test server:", err)
+		return 1
 	}
 	return 0
 }
