@@ -71,21 +71,6 @@ func DialUnix(ctx context.Context, path string) (*Conn, error) {
 	})
 }
 
-// Spawn starts an engine process and connects to it. Close stops it.
-func Spawn(ctx context.Context, opts SpawnOptions) (*Conn, error) {
-	p, a, err := spawn(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	c, err := DialUnix(ctx, a.Address)
-	if err != nil {
-		p.kill()
-		return nil, err
-	}
-	c.proc = p
-	return c, nil
-}
-
 // Local is an engine served inside this process on an in-memory listener
 // (engine/host's ServeInProcess gives one). Close stops it.
 type Local interface {
@@ -125,7 +110,7 @@ func (c *Conn) Exited() <-chan struct{} {
 	if c.proc == nil {
 		return nil
 	}
-	return c.proc.exited
+	return c.proc.Exited()
 }
 
 // Health asks the engine how it is.
@@ -174,7 +159,7 @@ func (c *Conn) Kill() {
 
 func (c *Conn) procAlive() bool {
 	select {
-	case <-c.proc.exited:
+	case <-c.proc.Exited():
 		return false
 	default:
 		return true

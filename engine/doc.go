@@ -8,12 +8,15 @@
 //
 // Invariants:
 //   - A spawned engine is connected to only after it has announced its socket
-//     on stdout; the announce wait fails at once if the process exits, and
-//     has a backstop timeout otherwise.
-//   - Spawned engines run in their own process group, get SIGKILL when the
-//     thread that started them dies with the parent (Pdeathsig, from a locked
-//     OS thread: golang/go#27505), and exit when their stdin closes. Close
-//     kills the whole group if a graceful shutdown does not finish.
+//     on stdout. The whole start (announce and handshake) fails at once if
+//     the process exits, and after SpawnOptions.StartTimeout at most,
+//     whatever the caller's context; an engine that closes its stdout
+//     without announcing fails the start too.
+//   - Engines are started by internal/childproc: their own process group,
+//     SIGKILL when proofd dies (Pdeathsig from a locked OS thread:
+//     golang/go#27505), reaped even if a grandchild holds their output.
+//     They exit when their stdin closes. Close and a failed start kill the
+//     whole group, also after the engine itself exited.
 //   - Large inputs travel by digest; bytes are uploaded only when the engine
 //     reports them missing, then the call is retried once.
 //   - Errors caused by bad input are *InputError and never retryable; errors

@@ -3,7 +3,11 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +30,111 @@ func TestSpawnMissingBinary(t *testing.T) {
 	}
 	if engine.IsRetryable(err) {
 		t.Fatal("a missing binary is marked retryable")
+	}
+}
+
+func TestSpawnFindsEngineOnPath(t *testing.T) {
+	t.Setenv("PATH", filepath.Dir(enginetest.Proofd(t)))
+	c, err := engine.Spawn(context.Background(), engine.SpawnOptions{
+		Path: "proofd", Args: []string{"engine", "serve", "--exit-on-stdin-eof"},
+	})
+	if err != nil {
+		t.Fatalf("spawn proofd from $PATH: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = engine.Spawn(context.Background(), engine.SpawnOptions{Path: "proofd-no-such-engine"})
+	if !errors.Is(err, engine.ErrEngineNotFound) {
+		t.Fatalf("spawn of a name not on $PATH: got %v, want ErrEngineNotFound", err)
+	}
+}
+
+// spawnWithin runs Spawn and fails the test if it has not returned within
+// limit, so that a regression to a hang fails instead of stalling the run.
+func spawnWithin(t *testing.T, limit time.Duration, opts engine.SpawnOptions) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		c, err := engine.Spawn(context.Background(), opts)
+		if err == nil {
+			err = errors.Join(errors.New("spawn succeeded"), c.Close())
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(limit):
+		t.Fatalf("Spawn did not return within %s", limit)
+		return nil
+	}
+}
+
+func TestSpawnEngineDiesAfterAnnouncing(t *testing.T) {
+	for _, behaviour := range []string{enginetest.AnnouncesThenDies, enginetest.ListensThenDies} {
+		t.Run(behaviour, func(t *testing.T) {
+			opts := enginetest.FakeEngine(t, behaviour)
+			opts.StartTimeout = time.Minute
+			err := spawnWithin(t, opts.StartTimeout+2*time.Second, opts)
+			if !errors.Is(err, engine.ErrEngineExited) || !engine.IsRetryable(err) {
+				t.Fatalf("got %v, want a retryable ErrEngineExited", err)
+			}
+			if !strings.Contains(err.Error(), "exit status 3") {
+				t.Errorf("error %q does not give the exit status", err)
+			}
+		})
+	}
+}
+
+func TestSpawnHandshakeTimeout(t *testing.T) {
+	opts := enginetest.FakeEngine(t, enginetest.NeverHandshakes)
+	opts.StartTimeout = 2 * time.Second
+	err := spawnWithin(t, opts.StartTimeout+30*time.Second, opts)
+	if err == nil || !strings.Contains(err.Error(), "no handshake within the start-up timeout") || !engine.IsRetryable(err) {
+		t.Fatalf("got %v, want a retryable handshake timeout", err)
+	}
+}
+
+func TestSpawnEngineClosesStdout(t *testing.T) {
+	opts := enginetest.FakeEngine(t, enginetest.ClosesStdout)
+	opts.StartTimeout = time.Minute
+	err := spawnWithin(t, opts.StartTimeout+2*time.Second, opts)
+	if err == nil || !strings.Contains(err.Error(), "closed its stdout") || !engine.IsRetryable(err) {
+		t.Fatalf("got %v, want a retryable 'closed its stdout' error", err)
+	}
+}
+
+// An engine that exits while a grandchild holds its stderr is still seen
+// to exit, not left unreaped until the start-up timeout.
+func TestSpawnExitWhileGrandchildHoldsOutput(t *testing.T) {
+	opts := engine.SpawnOptions{
+		Path: "/bin/sh", Args: []string{"-c", "sleep 300 & exit 3"},
+		StartTimeout: time.Minute,
+	}
+	err := spawnWithin(t, opts.StartTimeout+2*time.Second, opts)
+	if !errors.Is(err, engine.ErrEngineExited) || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("got %v, want ErrEngineExited with exit status 3", err)
+	}
+}
+
+// A failed start kills what the engine left in its process group, even
+// though the engine itself has already exited.
+func TestSpawnKillsGroupAfterLeaderExited(t *testing.T) {
+	_, err := engine.Spawn(context.Background(), engine.SpawnOptions{
+		Path: "/bin/sh", Args: []string{"-c", "sleep 300 </dev/null >/dev/null 2>&1 & echo grandchild=$! >&2; exit 3"},
+	})
+	m := regexp.MustCompile(`grandchild=(\d+)`).FindStringSubmatch(err.Error())
+	if m == nil {
+		t.Fatalf("error %v does not carry the grandchild's pid", err)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	for deadline := time.Now().Add(10 * time.Second); !enginetest.Gone(pid); {
+		if time.Now().After(deadline) {
+			t.Fatalf("grandchild %d still running after the failed start", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -7,13 +7,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	preimage "github.com/ethereum-optimism/optimism/op-preimage"
+
+	"github.com/proofd/proofd/internal/childproc"
 )
 
 // closeGrace is how long Close lets a preimage server exit on its own after
@@ -27,22 +27,20 @@ const closeGrace = 2 * time.Second
 // NO_COLOR=1 prepended to this process's environment, and is spoken to with
 // op-preimage's HintWriter and OracleClient.
 //
-// Unlike Cannon, the child runs in its own process group, dies with this
-// process (Pdeathsig), and is killed as a group when ctx is done or Close
+// Unlike Cannon, the child is started by internal/childproc: it runs in its
+// own process group, dies with this process (Pdeathsig), and is killed as a group when ctx is done or Close
 // gives up waiting; and the child's ends of the pipes are closed here once
 // it has started, so a dead server is seen at once as EOF instead of by
 // polling. A ProcessOracle serves one machine at a time.
 type ProcessOracle struct {
 	name   string
-	cmd    *exec.Cmd
+	proc   *childproc.Process
 	hints  *preimage.HintWriter
 	client *preimage.OracleClient
 	host   []io.Closer // our ends of both channels
 
-	exited  chan struct{} // closed once the leader is reaped
-	waitErr error         // the leader's exit, valid after exited
-	stop    func() bool   // stops the context watcher
-	cause   atomic.Pointer[error]
+	stop  func() bool // stops the context watcher
+	cause atomic.Pointer[error]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -69,49 +67,32 @@ func StartProcessOracle(ctx context.Context, argv []string, stdout, stderr io.Wr
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.ExtraFiles = []*os.File{serverH.Reader(), serverH.Writer(), serverP.Reader(), serverP.Writer()}
 	cmd.Env = append([]string{"NO_COLOR=1"}, os.Environ()...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = closeGrace // a grandchild holding stdout must not hold up Wait
-	p := &ProcessOracle{
-		name:   argv[0],
-		cmd:    cmd,
-		hints:  preimage.NewHintWriter(hostH),
-		client: preimage.NewOracleClient(hostP),
-		host:   []io.Closer{hostH, hostP},
-		exited: make(chan struct{}),
-	}
-	started := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the thread that forked the child exits
-		// (golang/go#27505): keep this goroutine on its thread until the
-		// child is reaped, so that only this process's death kills it.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			p.waitErr = cmd.Wait()
-		}
-		close(p.exited)
-	}()
-	err = <-started
+	proc, err := childproc.Start(cmd)
 	serverH.Close()
 	serverP.Close()
 	if err != nil {
-		<-p.exited
 		hostH.Close()
 		hostP.Close()
 		return nil, fmt.Errorf("start preimage server %s: %w", argv[0], err)
 	}
+	p := &ProcessOracle{
+		name:   argv[0],
+		proc:   proc,
+		hints:  preimage.NewHintWriter(hostH),
+		client: preimage.NewOracleClient(hostP),
+		host:   []io.Closer{hostH, hostP},
+	}
 	p.stop = context.AfterFunc(ctx, func() {
 		cause := context.Cause(ctx)
 		p.cause.Store(&cause)
-		p.killGroup()
+		p.proc.Kill()
 	})
 	return p, nil
 }
 
 // Pid is the server's process id (and its process group id).
-func (p *ProcessOracle) Pid() int { return p.cmd.Process.Pid }
+func (p *ProcessOracle) Pid() int { return p.proc.Pid() }
 
 // Hint sends a hint and waits for the server's ack. On failure it panics
 // with an error naming the server (Machine turns it into the step's error).
@@ -143,8 +124,8 @@ func (p *ProcessOracle) explainPanic(what string) {
 		panic(fmt.Errorf("preimage server %s was stopped: %w (%s: %v)", p.name, *cause, what, err))
 	}
 	select {
-	case <-p.exited:
-		panic(fmt.Errorf("preimage server %s exited (%v): %s: %w", p.name, exitStatus(p.waitErr), what, err))
+	case <-p.proc.Exited():
+		panic(fmt.Errorf("preimage server %s exited (%v): %s: %w", p.name, exitStatus(p.proc.Err()), what, err))
 	case <-time.After(50 * time.Millisecond): // an EOF usually means it is exiting: say how
 		panic(fmt.Errorf("preimage server %s: %s: %w", p.name, what, err))
 	}
@@ -155,11 +136,6 @@ func exitStatus(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
-}
-
-// killGroup kills the server's process group; the group may already be gone.
-func (p *ProcessOracle) killGroup() {
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 }
 
 // Close closes the channels (a well-behaved server exits on their EOF),
@@ -176,16 +152,16 @@ func (p *ProcessOracle) Close() error {
 		t := time.NewTimer(closeGrace)
 		defer t.Stop()
 		select {
-		case <-p.exited:
-			p.killGroup() // anything the server left running in its group
+		case <-p.proc.Exited():
+			p.proc.Kill() // anything the server left running in its group
 			switch {
 			case p.cause.Load() != nil:
-			case p.waitErr != nil:
-				p.closeErr = fmt.Errorf("preimage server %s: %w", p.name, p.waitErr)
+			case p.proc.Err() != nil:
+				p.closeErr = fmt.Errorf("preimage server %s: %w", p.name, p.proc.Err())
 			}
 		case <-t.C:
-			p.killGroup()
-			<-p.exited
+			p.proc.Kill()
+			<-p.proc.Exited()
 			if p.cause.Load() == nil {
 				p.closeErr = fmt.Errorf("preimage server %s did not exit within %s of its channels closing; killed", p.name, closeGrace)
 			}

@@ -1,10 +1,9 @@
 // Command proofd is the proofd proving service: its CLI, its engines and its
-// benchmarks. Everything lives in internal/cli; this file wires signals to a
-// context and an exit code.
+// benchmarks. Everything lives in internal/cli; this file wires signals to
+// cli.Main and its result to the exit code.
 package main
 
 import (
-	"context"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,8 +12,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	sigs := make(chan os.Signal, 2) // room for the second signal, which must not be missed
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	os.Exit(cli.Main(sigs, os.Args[1:], os.Stdout, os.Stderr))
 }

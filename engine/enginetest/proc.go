@@ -108,8 +108,12 @@ func CheckNoChildren() error {
 }
 
 // Main runs a test package's tests and then fails it if goroutines or
-// child processes outlived them. Call it from TestMain.
+// child processes outlived them. Call it from TestMain. In a test binary
+// FakeEngine started, it runs the fake engine instead.
 func Main(m *testing.M) {
+	if code, ran := runFake(); ran {
+		os.Exit(code)
+	}
 	code := m.Run()
 	Cleanup()
 	if err := CheckNoChildren(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -13,8 +14,10 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -57,6 +60,23 @@ type Config struct {
 	// Announce receives the announce line (the process's stdout).
 	Announce io.Writer
 	Logger   *slog.Logger
+	// Hooks observe the engine's calls.
+	Hooks Hooks
+}
+
+// Hooks are funcs the server calls as it works, for metrics; each may be
+// nil. They run on the call's goroutine and must return quickly.
+type Hooks struct {
+	// CallDone runs when a call has ended, refused and panicked calls
+	// included.
+	CallDone func(Call)
+}
+
+// Call describes one finished gRPC call.
+type Call struct {
+	Method   string // full method name, "/proofd.engine.v1.Engine/Health"
+	Code     codes.Code
+	Duration time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -114,18 +134,19 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, store: NewStore(cfg.MaxResidentBytes), stopped: make(chan struct{})}
-	sopts := []grpc.ServerOption{
+	recoverWith := recovery.WithRecoveryHandlerContext(s.panicStatus)
+	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(s.unaryGuard),
-		grpc.ChainStreamInterceptor(s.streamGuard),
-	}
-	// See engine.Dial: static windows keep the bandwidth estimator's pings
-	// off every call. Stream workers reuse goroutines instead of starting
-	// one per call.
-	sopts = append(sopts, grpc.InitialWindowSize(protocol.FlowWindowBytes), grpc.InitialConnWindowSize(protocol.FlowWindowBytes),
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))))
-	s.grpc = grpc.NewServer(sopts...)
+		// Outermost first: observe sees the status admit and recovery give.
+		grpc.ChainUnaryInterceptor(s.observeUnary, s.admitUnary, recovery.UnaryServerInterceptor(recoverWith)),
+		grpc.ChainStreamInterceptor(s.observeStream, s.admitStream, recovery.StreamServerInterceptor(recoverWith)),
+		// See engine.Dial: static windows keep the bandwidth estimator's
+		// pings off every call. Stream workers reuse goroutines instead of
+		// starting one per call.
+		grpc.InitialWindowSize(protocol.FlowWindowBytes), grpc.InitialConnWindowSize(protocol.FlowWindowBytes),
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+	)
 	enginev1.RegisterEngineServer(s.grpc, &core{
 		cfg: &s.cfg, store: s.store, inFlight: &s.inFlight, draining: &s.draining, shutdown: s.Stop,
 	})
@@ -156,19 +177,11 @@ func (s *Server) Stop() {
 // a client calls Shutdown. It removes the socket (and its private directory)
 // before returning.
 func (s *Server) Serve(ctx context.Context) error {
-	path, cleanup, err := s.socketPath()
+	ln, path, cleanup, err := s.listen()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return fmt.Errorf("engine: listen on %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return fmt.Errorf("engine: chmod %s: %w", path, err)
-	}
 	// Listening already: only now may a client learn where to connect.
 	if s.cfg.Announce != nil {
 		a := protocol.Announcement{Version: protocol.Version, Network: "unix", Address: path}
@@ -207,26 +220,150 @@ func (s *Server) serveOn(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// socketPath picks where to listen and returns how to clean it up.
-func (s *Server) socketPath() (string, func(), error) {
+const (
+	// socketDirPattern names the private directories engines listen in.
+	socketDirPattern = "proofd-engine-"
+	socketName       = "engine.sock"
+	// staleAge is how long a socket directory must have gone unchanged
+	// before it may be removed: an engine binds its socket moments after
+	// making the directory, and listens moments after binding, so a younger
+	// directory may belong to an engine that is still starting.
+	staleAge = time.Minute
+)
+
+// listen binds the engine's socket where only this user can connect and
+// returns how to remove it. In a fresh private directory the socket is
+// unreachable to others from the start, whatever its mode.
+func (s *Server) listen() (net.Listener, string, func(), error) {
 	if p := s.cfg.SocketPath; p != "" {
-		if err := removeStaleSocket(p); err != nil {
-			return "", nil, err
-		}
-		return p, func() { os.Remove(p) }, nil
+		return listenAt(p)
 	}
-	dir, err := os.MkdirTemp(s.cfg.SocketDir, "proofd-engine-")
+	removeStaleDirs(s.cfg.SocketDir, time.Now(), s.cfg.Logger)
+	dir, err := privateDir(s.cfg.SocketDir, socketDirPattern)
 	if err != nil {
-		return "", nil, fmt.Errorf("engine: socket directory: %w", err)
+		return nil, "", nil, err
+	}
+	path := filepath.Join(dir, socketName)
+	ln, err := listenPrivate(path)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", nil, err
+	}
+	return ln, path, func() { os.RemoveAll(dir) }, nil
+}
+
+// listenAt listens on an explicitly named socket. It binds in a private
+// directory beside path and links the socket into place once it is 0600:
+// bound at path directly, it would be open to anyone the umask allows until
+// the chmod. Linking, unlike renaming, fails if another engine took path
+// meanwhile.
+func listenAt(path string) (net.Listener, string, func(), error) {
+	if err := removeStaleSocket(path); err != nil {
+		return nil, "", nil, err
+	}
+	dir, err := privateDir(filepath.Dir(path), "."+socketDirPattern+"bind-")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	defer os.RemoveAll(dir)
+	ln, err := listenPrivate(filepath.Join(dir, socketName))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	ln.SetUnlinkOnClose(false) // the name that stays is path; cleanup removes it
+	if err := os.Link(filepath.Join(dir, socketName), path); err != nil {
+		ln.Close()
+		return nil, "", nil, fmt.Errorf("engine: socket %s: %w", path, err)
+	}
+	return ln, path, func() { os.Remove(path) }, nil
+}
+
+// privateDir makes a fresh directory only this user can enter.
+func privateDir(parent, pattern string) (string, error) {
+	dir, err := os.MkdirTemp(parent, pattern)
+	if err != nil {
+		return "", fmt.Errorf("engine: socket directory: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("engine: socket directory: %w", err)
+		return "", fmt.Errorf("engine: socket directory: %w", err)
 	}
-	return filepath.Join(dir, "engine.sock"), func() { os.RemoveAll(dir) }, nil
+	return dir, nil
 }
 
-// removeStaleSocket removes path if it is a socket nobody answers on.
+// listenPrivate listens on path, which must be in a private directory, and
+// makes the socket 0600 before anyone can learn of it.
+func listenPrivate(path string) (*net.UnixListener, error) {
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("engine: listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("engine: chmod %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// removeStaleDirs removes the socket directories that engines killed
+// without cleaning up (by Pdeathsig, say) left in parent. A directory goes
+// only if it is this user's, matches socketDirPattern, has not changed for
+// staleAge, and its socket refuses connections or is missing. Failures are
+// logged: they must not stop this engine from starting.
+func removeStaleDirs(parent string, now time.Time, log *slog.Logger) {
+	dirs, err := filepath.Glob(filepath.Join(parent, socketDirPattern+"*"))
+	if err != nil {
+		log.Warn("look for stale engine socket directories", "dir", parent, "err", err)
+		return
+	}
+	for _, dir := range dirs {
+		if !staleDir(dir, now) {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			log.Warn("remove stale engine socket directory", "dir", dir, "err", err)
+			continue
+		}
+		log.Info("removed stale engine socket directory", "dir", dir)
+	}
+}
+
+func staleDir(dir string, now time.Time) bool {
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid != uint32(os.Getuid()) || now.Sub(fi.ModTime()) < staleAge {
+		return false
+	}
+	sock := filepath.Join(dir, socketName)
+	fi, err = os.Lstat(sock)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return true // its engine died before it could listen
+	case err != nil || fi.Mode()&os.ModeSocket == 0:
+		return false
+	}
+	return probeDead(sock) == nil
+}
+
+// probeDead returns nil if connecting to the socket at path is refused, the
+// one answer that proves nobody listens on it; a live engine with a full
+// backlog, say, fails a connect differently.
+func probeDead(path string) error {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	switch {
+	case err == nil:
+		c.Close()
+		return errors.New("another process is listening on it")
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return nil
+	}
+	return fmt.Errorf("cannot tell whether it is in use: %w", err)
+}
+
+// removeStaleSocket removes path if it is a socket nobody listens on.
 func removeStaleSocket(path string) error {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -238,9 +375,8 @@ func removeStaleSocket(path string) error {
 	if fi.Mode()&os.ModeSocket == 0 {
 		return fmt.Errorf("engine: socket %s: exists and is not a socket", path)
 	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return fmt.Errorf("engine: socket %s: another process is listening on it", path)
+	if err := probeDead(path); err != nil {
+		return fmt.Errorf("engine: socket %s: %w", path, err)
 	}
 	return os.Remove(path)
 }
@@ -274,31 +410,50 @@ func (ip *InProcess) Close() error {
 	return <-ip.done
 }
 
-func (s *Server) unaryGuard(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+func (s *Server) observeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if s.cfg.Hooks.CallDone == nil {
+		return handler(ctx, req)
+	}
+	start := time.Now()
+	resp, err := handler(ctx, req)
+	s.cfg.Hooks.CallDone(Call{Method: info.FullMethod, Code: status.Code(err), Duration: time.Since(start)})
+	return resp, err
+}
+
+func (s *Server) observeStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if s.cfg.Hooks.CallDone == nil {
+		return handler(srv, ss)
+	}
+	start := time.Now()
+	err := handler(srv, ss)
+	s.cfg.Hooks.CallDone(Call{Method: info.FullMethod, Code: status.Code(err), Duration: time.Since(start)})
+	return err
+}
+
+// admitUnary counts the call in flight and refuses it while draining;
+// Health still answers then, so a client can see the engine is draining.
+func (s *Server) admitUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	if s.draining.Load() && info.FullMethod != enginev1.Engine_Health_FullMethodName {
 		return nil, status.Error(codes.Unavailable, "engine is shutting down")
 	}
-	defer s.recoverInto(info.FullMethod, &err)
 	return handler(ctx, req)
 }
 
-func (s *Server) streamGuard(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+func (s *Server) admitStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	if s.draining.Load() {
 		return status.Error(codes.Unavailable, "engine is shutting down")
 	}
-	defer s.recoverInto(info.FullMethod, &err)
 	return handler(srv, ss)
 }
 
-// recoverInto turns a handler panic into an INTERNAL status so one bad
-// request cannot take the engine down.
-func (s *Server) recoverInto(method string, err *error) {
-	if r := recover(); r != nil {
-		s.cfg.Logger.Error("handler panicked", "method", method, "panic", r, "stack", string(debug.Stack()))
-		*err = status.Errorf(codes.Internal, "%s: engine panicked: %v", method, r)
-	}
+// panicStatus turns a handler panic into an INTERNAL status naming the
+// method, so one bad request cannot take the engine down.
+func (s *Server) panicStatus(ctx context.Context, p any) error {
+	method, _ := grpc.Method(ctx)
+	s.cfg.Logger.Error("handler panicked", "method", method, "panic", p, "stack", string(debug.Stack()))
+	return status.Errorf(codes.Internal, "%s: engine panicked: %v", method, p)
 }

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/proofd/proofd/engine/enginetest"
 	"github.com/proofd/proofd/engine/snarkclient"
@@ -322,5 +326,102 @@ func TestVMAndSnapshotCommands(t *testing.T) {
 	os.WriteFile(p("bad.snap"), b, 0o644)
 	if r := proofd(t, "snapshot", "verify", p("bad.snap")); r.code == 0 || !strings.Contains(r.stdout+r.stderr, p("bad.snap")) {
 		t.Fatalf("verify of a damaged snapshot: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// startSetup starts the built proofd on an in-process setup of a circuit
+// whose setup takes minutes here (338k constraints), and returns once the
+// setup has used two seconds of CPU, well past reading its input.
+func startSetup(t *testing.T) (*exec.Cmd, *bytes.Buffer, string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := enginetest.Proofd(t)
+	if out, err := exec.Command(bin, "example", "write", "--name", "mimc", "--size", "1024", "--dir", dir).CombinedOutput(); err != nil {
+		t.Fatalf("example write: %v\n%s", err, out)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "setup", "--ccs", filepath.Join(dir, "circuit.ccs"),
+		"--pk", filepath.Join(dir, "pk"), "--vk", filepath.Join(dir, "vk"))
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	for deadline := time.Now().Add(2 * time.Minute); cpuTicks(t, cmd.Process.Pid) < 200; {
+		if time.Now().After(deadline) {
+			t.Fatal("setup did not get two seconds of CPU in two minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cmd, &stderr, dir
+}
+
+// cpuTicks is the user+system CPU time of pid in clock ticks (1/100 s).
+func cpuTicks(t *testing.T, pid int) int {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		t.Fatalf("process %d: %v", pid, err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if f[0] == "Z" {
+		t.Fatalf("process %d exited early", pid)
+	}
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return utime + stime
+}
+
+// exitWithin waits for cmd up to limit and returns its exit code.
+func exitWithin(t *testing.T, cmd *exec.Cmd, limit time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(limit):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("proofd still running %s after the signal", limit)
+		return 0
+	}
+}
+
+// gnark's setup takes no context: on SIGTERM proofd abandons it and exits
+// within the grace, leaving no output behind.
+func TestSetupExitsWithinGraceOnSIGTERM(t *testing.T) {
+	cmd, stderr, dir := startSetup(t)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitWithin(t, cmd, cli.Grace+10*time.Second); code != 2 {
+		t.Errorf("exit code %d, want 2; stderr: %s", code, stderr)
+	}
+	if !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("stderr %q does not say it was interrupted", stderr)
+	}
+	for _, f := range []string{"pk", "vk"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s written by an interrupted setup", f)
+		}
+	}
+}
+
+func TestSetupExitsAtOnceOnSecondSignal(t *testing.T) {
+	cmd, stderr, _ := startSetup(t)
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Process.Signal(syscall.SIGTERM)
+	// Before the grace has run out, only the second signal can end it.
+	if code := exitWithin(t, cmd, cli.Grace-time.Second); code != 2 {
+		t.Errorf("exit code %d, want 2; stderr: %s", code, stderr)
+	}
+	if !strings.Contains(stderr.String(), "second signal") {
+		t.Errorf("stderr %q does not mention the second signal", stderr)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +16,54 @@ import (
 	"github.com/proofd/proofd/snark"
 )
 
+// Grace is how long proofd lets its work stop after the first SIGINT or
+// SIGTERM before it abandons the work and exits.
+const Grace = 5 * time.Second
+
+// exitInterrupted is the exit code of a run stopped by a signal.
+const exitInterrupted = 2
+
+// Main runs the command line and returns the process exit code. The first
+// signal on sigs cancels the run's context; if the run has not returned
+// Grace later, Main returns without it, because some work (gnark's setup,
+// say) cannot be interrupted. A second signal returns at once. Abandoning
+// work loses nothing: commands write their outputs only after success, each
+// atomically. The caller must exit the process when Main returns.
+func Main(sigs <-chan os.Signal, args []string, stdout, stderr io.Writer) int {
+	return interruptible(sigs, Grace, stderr, func(ctx context.Context) int {
+		return Run(ctx, args, stdout, stderr)
+	})
+}
+
+// interruptible runs run under sigs as Main describes. It returns with run
+// still going when it gives up on it.
+func interruptible(sigs <-chan os.Signal, grace time.Duration, stderr io.Writer, run func(context.Context) int) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- run(ctx) }()
+	var giveUp <-chan time.Time
+	for {
+		select {
+		case code := <-done:
+			return code
+		case sig := <-sigs:
+			if ctx.Err() != nil {
+				fmt.Fprintf(stderr, "proofd: second signal (%v), exiting now\n", sig)
+				return exitInterrupted
+			}
+			cancel()
+			giveUp = time.After(grace)
+		case <-giveUp:
+			fmt.Fprintf(stderr, "proofd: interrupted; the work did not stop within %s, abandoning it\n", grace)
+			return exitInterrupted
+		}
+	}
+}
+
 // Run executes the proofd command line and returns the process exit code.
+// Cancelling ctx stops the work where it can be stopped; Main also bounds
+// how long that may take.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	snark.RouteGnarkLog()
 	a := &app{stdout: stdout, stderr: stderr}
@@ -34,7 +82,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		fmt.Fprintln(stderr, "proofd: interrupted")
-		return 2
+		return exitInterrupted
 	}
 	fmt.Fprintln(stderr, "proofd:", err)
 	return 2
@@ -54,8 +102,12 @@ type app struct {
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "proofd",
-		Short:         "proofd keeps prover engines warm behind one API",
+		Use:   "proofd",
+		Short: "proofd keeps prover engines warm behind one API",
+		Long: "proofd keeps prover engines warm behind one API.\n\n" +
+			"On SIGINT or SIGTERM proofd stops its work and exits (code 2) within " + Grace.String() + ",\n" +
+			"abandoning work that cannot be interrupted; a second signal exits at once. Nothing\n" +
+			"partial is left: outputs are written, atomically, only after success.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
