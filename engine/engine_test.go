@@ -1,8 +1,12 @@
 package engine_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/enginetest"
+	"github.com/proofd/proofd/engine/protocol"
 	"github.com/proofd/proofd/snark"
 )
 
@@ -197,7 +202,54 @@ func TestKilledEngineIsRetryable(t *testing.T) {
 	}
 }
 
+// TestEngineExitsWhenParentClosesStdin checks the stdin-EOF path alone:
+// the engine is started by hand (not Spawn, whose Close sends Shutdown
+// first), announces, and must exit on its own, removing its socket
+// directory, once its stdin closes.
 func TestEngineExitsWhenParentClosesStdin(t *testing.T) {
+	cmd := exec.Command(enginetest.Proofd(t), "engine", "serve", "--exit-on-stdin-eof")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	go func() { exited <- cmd.Wait() }()
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("no announce line: %v", err)
+	}
+	a, err := protocol.ParseAnnouncement(line)
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	stdin.Close()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("engine exited with %v after stdin closed, want a clean exit", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		t.Fatal("engine still running 10 s after its stdin closed")
+	}
+	if _, err := os.Stat(filepath.Dir(a.Address)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("socket directory %s left behind: %v", filepath.Dir(a.Address), err)
+	}
+}
+
+// TestCloseStopsEngine: Close (Shutdown, then stdin, then the group) leaves
+// no engine running.
+func TestCloseStopsEngine(t *testing.T) {
 	c := spawnProofd(t)
 	pid := c.Pid()
 	if err := c.Close(); err != nil {

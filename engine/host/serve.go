@@ -27,8 +27,9 @@ import (
 	"github.com/proofd/proofd/proto/enginev1"
 )
 
-// Config describes the engine to serve. Zero values get defaults in
-// withDefaults; Validate reports everything wrong at once.
+// Config describes the engine to serve. NewServer calls EnsureDefaults,
+// which fills zero values in one place, then Validate, which reports
+// everything wrong at once.
 type Config struct {
 	// Kind names the engine ("snark", "vm").
 	Kind string
@@ -45,7 +46,8 @@ type Config struct {
 
 	// MaxMessageBytes bounds every single gRPC message (default 64 MiB).
 	MaxMessageBytes int
-	// MaxArtifactBytes bounds one uploaded artifact (default 4 GiB).
+	// MaxArtifactBytes bounds one uploaded artifact (default 4 GiB, or the
+	// resident budget when that is smaller).
 	MaxArtifactBytes uint64
 	// MaxResidentBytes is the artifact store's budget (default 16 GiB).
 	MaxResidentBytes uint64
@@ -79,15 +81,17 @@ type Call struct {
 	Duration time.Duration
 }
 
-func (c Config) withDefaults() Config {
+// EnsureDefaults fills every unset field with its default.
+func (c *Config) EnsureDefaults() {
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = protocol.MaxMessageBytes
 	}
-	if c.MaxArtifactBytes == 0 {
-		c.MaxArtifactBytes = 4 << 30
-	}
 	if c.MaxResidentBytes == 0 {
 		c.MaxResidentBytes = 16 << 30
+	}
+	if c.MaxArtifactBytes == 0 {
+		// An artifact larger than the budget could never be held.
+		c.MaxArtifactBytes = min(4<<30, c.MaxResidentBytes)
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 30 * time.Second
@@ -98,11 +102,10 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return c
 }
 
-// Validate reports every problem with the config.
-func (c Config) Validate() error {
+// Validate reports every problem with the config, all at once.
+func (c *Config) Validate() error {
 	var errs []error
 	if c.Kind == "" {
 		errs = append(errs, errors.New("engine config: Kind is empty"))
@@ -112,6 +115,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxMessageBytes < 0 {
 		errs = append(errs, fmt.Errorf("engine config: MaxMessageBytes %d is negative", c.MaxMessageBytes))
+	}
+	if c.ShutdownGrace < 0 {
+		errs = append(errs, fmt.Errorf("engine config: ShutdownGrace %s is negative", c.ShutdownGrace))
+	}
+	if c.MaxArtifactBytes > c.MaxResidentBytes && c.MaxResidentBytes != 0 {
+		errs = append(errs, fmt.Errorf("engine config: MaxArtifactBytes %d exceeds MaxResidentBytes %d: such an artifact could never be held", c.MaxArtifactBytes, c.MaxResidentBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -129,10 +138,10 @@ type Server struct {
 
 // NewServer builds the server for cfg without listening anywhere.
 func NewServer(cfg Config) (*Server, error) {
+	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, store: NewStore(cfg.MaxResidentBytes), stopped: make(chan struct{})}
 	recoverWith := recovery.WithRecoveryHandlerContext(s.panicStatus)
 	s.grpc = grpc.NewServer(
