@@ -38,6 +38,18 @@ type Entry struct {
 	dropped bool
 }
 
+// recent calls fn with each entry, most recently used first, until fn
+// returns false. fn runs under the budget's lock and must not call it.
+func (b *Budget) recent(fn func(*Entry) bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for el := b.lru.Front(); el != nil; el = el.Next() {
+		if !fn(el.Value.(*Entry)) {
+			return
+		}
+	}
+}
+
 // NewBudget makes a budget of max bytes.
 func NewBudget(max uint64) *Budget { return &Budget{max: max, lru: list.New()} }
 

@@ -55,13 +55,22 @@ func (c *core) Health(context.Context, *enginev1.HealthRequest) (*enginev1.Healt
 		st = enginev1.HealthResponse_DRAINING
 	}
 	n, b := c.store.Stats()
+	recent := c.store.Recent(maxReportedDigests)
+	digests := make([][]byte, len(recent))
+	for i := range recent {
+		digests[i] = recent[i][:]
+	}
 	return &enginev1.HealthResponse{
 		Status:            st,
 		InFlight:          uint32(max(c.inFlight.Load()-1, 0)), // minus this call
 		ResidentArtifacts: uint32(n),
 		ResidentBytes:     b,
+		ResidentDigests:   digests,
 	}, nil
 }
+
+// maxReportedDigests bounds the digests Health lists.
+const maxReportedDigests = 256
 
 func (c *core) Shutdown(context.Context, *enginev1.ShutdownRequest) (*enginev1.ShutdownResponse, error) {
 	c.shutdown()

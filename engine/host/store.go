@@ -106,6 +106,25 @@ func (s *Store) Stats() (artifacts int, bytes uint64) {
 	return n, s.budget.Used()
 }
 
+// Recent lists the resident artifacts' digests, most recently used first,
+// at most max of them.
+func (s *Store) Recent(max int) []Digest {
+	s.mu.Lock()
+	byEntry := make(map[*Entry]Digest, len(s.byDigest))
+	for d, st := range s.byDigest {
+		byEntry[st.entry] = d
+	}
+	s.mu.Unlock()
+	var out []Digest
+	s.budget.recent(func(e *Entry) bool {
+		if d, ok := byEntry[e]; ok {
+			out = append(out, d)
+		}
+		return len(out) < max
+	})
+	return out
+}
+
 // pin finds d and pins its bytes, or returns nil.
 func (s *Store) pin(d Digest) *stored {
 	s.mu.Lock()

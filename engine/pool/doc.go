@@ -14,7 +14,9 @@
 //     it; then it is poison (ErrPoisonRequest), never retried.
 //   - What the pool believes an engine holds is at most ResidentCap digests,
 //     least recently used forgotten first; an engine's own report
-//     (Lease.Resident) replaces it, a replacement engine starts with none.
+//     (Lease.Resident, or the resident digests an idle engine lists in
+//     answer to a health check) replaces it; a replacement engine starts
+//     with none.
 //   - After Close no engine the factory started is left running.
 //   - Hooks are plain functions; this package does not import Prometheus
 //     (engine/pool/poolmetrics adapts the hooks).

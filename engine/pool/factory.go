@@ -503,13 +503,37 @@ func (f *Factory) healthLoop() {
 		f.mu.Unlock()
 		for _, tg := range idle {
 			ctx, cancel := context.WithTimeout(context.Background(), f.cfg.HealthTimeout)
-			_, err := tg.c.Health(ctx)
+			h, err := tg.c.Health(ctx)
 			cancel()
 			if err != nil {
 				f.markDied(tg.slot, tg.gen, "health check: "+err.Error())
+				continue
+			}
+			// The engine says what it holds after its own evictions; the
+			// affinity table believes that over what callers declared.
+			if resident, ok := residentDigests(h.GetResidentDigests()); ok {
+				f.mu.Lock()
+				if f.core.slots[tg.slot].state == slotIdle { // a lease since knows better
+					f.core.reportResident(tg.slot, tg.gen, resident)
+				}
+				f.mu.Unlock()
 			}
 		}
 	}
+}
+
+// residentDigests parses the digests a Health answer lists; ok is false
+// when any is malformed, and then the pool keeps what it believed.
+func residentDigests(raw [][]byte) ([]artifact.Digest, bool) {
+	out := make([]artifact.Digest, len(raw))
+	for i, r := range raw {
+		d, err := artifact.Parse("resident digest", r)
+		if err != nil {
+			return nil, false
+		}
+		out[i] = d
+	}
+	return out, true
 }
 
 // Pids lists the process ids of the pool's current engines (0 for a slot

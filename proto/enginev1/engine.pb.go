@@ -325,8 +325,12 @@ type HealthResponse struct {
 	InFlight          uint32                 `protobuf:"varint,2,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
 	ResidentArtifacts uint32                 `protobuf:"varint,3,opt,name=resident_artifacts,json=residentArtifacts,proto3" json:"resident_artifacts,omitempty"`
 	ResidentBytes     uint64                 `protobuf:"varint,4,opt,name=resident_bytes,json=residentBytes,proto3" json:"resident_bytes,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The digests of the resident artifacts, most recently used first, at
+	// most 256: what a pool steering jobs by affinity should believe the
+	// engine holds, evictions included.
+	ResidentDigests [][]byte `protobuf:"bytes,5,rep,name=resident_digests,json=residentDigests,proto3" json:"resident_digests,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *HealthResponse) Reset() {
@@ -385,6 +389,13 @@ func (x *HealthResponse) GetResidentBytes() uint64 {
 		return x.ResidentBytes
 	}
 	return 0
+}
+
+func (x *HealthResponse) GetResidentDigests() [][]byte {
+	if x != nil {
+		return x.ResidentDigests
+	}
+	return nil
 }
 
 type ShutdownRequest struct {
@@ -2383,12 +2394,13 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\x03pid\x18\x05 \x01(\x03R\x03pid\x12*\n" +
 	"\x11max_message_bytes\x18\x06 \x01(\x04R\x0fmaxMessageBytes\x12,\n" +
 	"\x12max_artifact_bytes\x18\a \x01(\x04R\x10maxArtifactBytes\"\x0f\n" +
-	"\rHealthRequest\"\x81\x02\n" +
+	"\rHealthRequest\"\xac\x02\n" +
 	"\x0eHealthResponse\x12?\n" +
 	"\x06status\x18\x01 \x01(\x0e2'.proofd.engine.v1.HealthResponse.StatusR\x06status\x12\x1b\n" +
 	"\tin_flight\x18\x02 \x01(\rR\binFlight\x12-\n" +
 	"\x12resident_artifacts\x18\x03 \x01(\rR\x11residentArtifacts\x12%\n" +
-	"\x0eresident_bytes\x18\x04 \x01(\x04R\rresidentBytes\";\n" +
+	"\x0eresident_bytes\x18\x04 \x01(\x04R\rresidentBytes\x12)\n" +
+	"\x10resident_digests\x18\x05 \x03(\fR\x0fresidentDigests\";\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aSERVING\x10\x01\x12\f\n" +
