@@ -103,14 +103,21 @@ func (c *Conn) Upload(ctx context.Context, kind string, a artifact.Artifact) err
 	return FromStatus(ctx, "upload "+kind, err)
 }
 
+// MaxDownloadBytes bounds one artifact Download accepts (a proving key of a
+// very large circuit is a few GiB).
+const MaxDownloadBytes = 16 << 30
+
 // Download fetches a resident artifact and checks its digest.
 func (c *Conn) Download(ctx context.Context, d artifact.Digest) (artifact.Artifact, error) {
 	stream, err := c.core.Download(ctx, &enginev1.DownloadRequest{Digest: d[:]})
 	if err != nil {
 		return artifact.Artifact{}, FromStatus(ctx, "download", err)
 	}
+	// The size the engine announces bounds what is accepted, never what
+	// is allocated: the buffer grows as bytes arrive.
 	var buf []byte
-	for {
+	announced := uint64(0)
+	for first := true; ; first = false {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			break
@@ -118,11 +125,14 @@ func (c *Conn) Download(ctx context.Context, d artifact.Digest) (artifact.Artifa
 		if err != nil {
 			return artifact.Artifact{}, FromStatus(ctx, "download "+d.Short(), err)
 		}
-		if buf == nil {
-			if msg.GetSize() > 1<<34 {
-				return artifact.Artifact{}, fmt.Errorf("download %s: engine announced %d bytes", d.Short(), msg.GetSize())
+		if first {
+			announced = msg.GetSize()
+			if announced > MaxDownloadBytes {
+				return artifact.Artifact{}, fmt.Errorf("download %s: engine announced %d bytes, over the %d-byte limit", d.Short(), announced, uint64(MaxDownloadBytes))
 			}
-			buf = make([]byte, 0, msg.GetSize())
+		}
+		if uint64(len(buf))+uint64(len(msg.GetChunk())) > announced {
+			return artifact.Artifact{}, fmt.Errorf("download %s: engine sent more than the %d bytes it announced", d.Short(), announced)
 		}
 		buf = append(buf, msg.GetChunk()...)
 	}
