@@ -278,10 +278,11 @@ func (c *Core) inputsPublished(id JobID) bool {
 	return true
 }
 
-// advance moves a live job on when its inputs allow: a waiting job starts
-// with a lookup, a durable one is published.
+// advance moves a live job (never an orphan: a canonical block's jobs are
+// live) on when its inputs allow: a waiting job starts with a lookup, a
+// durable one is published.
 func (c *Core) advance(j *job) {
-	if j.orphan || !c.inputsPublished(j.id) {
+	if !c.inputsPublished(j.id) {
 		return
 	}
 	switch {

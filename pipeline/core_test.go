@@ -244,3 +244,58 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 }
+
+// TestCoreRegressionAdoptedMissWaitsForInputs pins what rapid found with
+// dispatch not checking inputs: an aggregate's lookup, out when its block
+// left the chain and adopted when it came back, misses before the block's
+// batch is published again; it must wait for it before it is proven.
+func TestCoreRegressionAdoptedMissWaitsForInputs(t *testing.T) {
+	c := newCore(t, Config{BundleSize: 1})
+	a1, b1 := blk(1, 1, 0, 0), blk(1, 2, 0, 0)
+	c.AddBlock(a1)
+	wantEffects(t, "a1 batch hit", c.LookupDone(batchJob(a1), true), Publish{batchJob(a1)}, Lookup{aggJob(a1)})
+	c.AddBlock(b1)
+	effs, _ := c.AddBlock(a1)
+	wantEffects(t, "a1 back, its aggregate's lookup still out", effs, Lookup{batchJob(a1)})
+	wantEffects(t, "aggregate miss before the batch is republished", c.LookupDone(aggJob(a1), false))
+	wantEffects(t, "batch hit", c.LookupDone(batchJob(a1), true), Publish{batchJob(a1)}, Prove{aggJob(a1), 1})
+}
+
+// TestCoreRegressionPruneWaitsForOrphans pins what rapid found with prune
+// not checking jobs in flight: an orphan's work at a finalized height must
+// end before its receipts are pruned, or its write would outlive the
+// delete.
+func TestCoreRegressionPruneWaitsForOrphans(t *testing.T) {
+	c := newCore(t, Config{BundleSize: 1})
+	s := newShell(c)
+	a1, b1 := blk(1, 1, 0, 0), blk(1, 2, 0, 2)
+	s.add(t, a1)
+	c.AddBlock(b1) // two tx lookups out, left unanswered
+	s.add(t, a1)   // a1 back, proven again from the store
+	effs, err := c.Finalize(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEffects(t, "finalize with the orphans' lookups out", effs)
+	wantEffects(t, "first orphan done", c.LookupDone(txJob(b1, 0), false))
+	wantEffects(t, "last orphan done", c.LookupDone(txJob(b1, 1), true), Prune{1})
+}
+
+// TestCorePriority: one proving slot goes to the lowest bundle first, and
+// within a bundle to the later stage, so the oldest settlement completes
+// before new work starts.
+func TestCorePriority(t *testing.T) {
+	c := newCore(t, Config{BundleSize: 2})
+	b1, b2, b3, b4 := blk(1, 1, 0, 0), blk(2, 2, 1, 1), blk(3, 3, 2, 1), blk(4, 4, 3, 0)
+	for _, b := range []Block{b1, b2, b3, b4} {
+		if _, err := c.AddBlock(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantEffects(t, "b3's tx misses first", c.LookupDone(txJob(b3, 0), false), Prove{txJob(b3, 0), 1})
+	for _, id := range []JobID{txJob(b2, 0), batchJob(b1), batchJob(b4)} {
+		wantEffects(t, id.String()+" misses, the slot is taken", c.LookupDone(id, false))
+	}
+	wantEffects(t, "slot free: bundle 1's batch", c.ProveDone(txJob(b3, 0), nil), Store{txJob(b3, 0)}, Prove{batchJob(b1), 1})
+	wantEffects(t, "slot free: bundle 1's tx before bundle 2's batch", c.ProveDone(batchJob(b1), nil), Store{batchJob(b1)}, Prove{txJob(b2, 0), 1})
+}
