@@ -7,24 +7,24 @@
 // Every key is KeyLen (113) bytes, integers big-endian so that byte order is
 // checkpoint order:
 //
-//	 0        8                          40   41                         73                         105        113
-//	 ┌────────┬──────────────────────────┬────┬──────────────────────────┬──────────────────────────┬──────────┐
-//	 │ ckpt   │ block hash               │kind│ image id                 │ statement digest         │ index    │
-//	 │ u64 BE │ 32 bytes                 │ u8 │ 32 bytes                 │ 32 bytes                 │ u64 BE   │
-//	 └────────┴──────────────────────────┴────┴──────────────────────────┴──────────────────────────┴──────────┘
-//	 kind: tx=1, batch=2, aggregate=3
-//	 image id: digest of the constraint system and verifying key
-//	 statement digest: StatementDigest of every input that defines what was proved
-//	 index: tx: index in the block; batch: 0; aggregate: the bundle's end coordinate
+//	0        8                          40   41                         73                         105        113
+//	┌────────┬──────────────────────────┬────┬──────────────────────────┬──────────────────────────┬──────────┐
+//	│ ckpt   │ block hash               │kind│ image id                 │ statement digest         │ index    │
+//	│ u64 BE │ 32 bytes                 │ u8 │ 32 bytes                 │ 32 bytes                 │ u64 BE   │
+//	└────────┴──────────────────────────┴────┴──────────────────────────┴──────────────────────────┴──────────┘
+//	kind: tx=1, batch=2, aggregate=3
+//	image id: digest of the constraint system and verifying key
+//	statement digest: StatementDigest of every input that defines what was proved
+//	index: tx: index in the block; batch: 0; aggregate: the bundle's end coordinate
 //
 // # Value
 //
-//	 0         1            5                          37         41       41+P       45+P      45+P+U     53+P+U
-//	 ┌─────────┬────────────┬──────────────────────────┬──────────┬────────┬──────────┬─────────┬──────────┐
-//	 │ version │ CRC32C     │ statement digest         │ P u32 BE │ proof  │ U u32 BE │ public  │ created  │
-//	 │ u8 = 1  │ of bytes 5…│ 32 bytes                 │          │ P bytes│          │ U bytes │ unix ns  │
-//	 └─────────┴────────────┴──────────────────────────┴──────────┴────────┴──────────┴─────────┴──────────┘
-//	 CRC32C (Castagnoli), u32 BE, covers everything after itself; created is an i64 BE.
+//	0         1            5                          37         41       41+P       45+P      45+P+U     53+P+U
+//	┌─────────┬────────────┬──────────────────────────┬──────────┬────────┬──────────┬─────────┬──────────┐
+//	│ version │ CRC32C     │ statement digest         │ P u32 BE │ proof  │ U u32 BE │ public  │ created  │
+//	│ u8 = 1  │ of bytes 5…│ 32 bytes                 │          │ P bytes│          │ U bytes │ unix ns  │
+//	└─────────┴────────────┴──────────────────────────┴──────────┴────────┴──────────┴─────────┴──────────┘
+//	CRC32C (Castagnoli), u32 BE, covers everything after itself; created is an i64 BE.
 //
 // # Invariants
 //
