@@ -24,7 +24,9 @@ type Options struct {
 	// Defaults 64 MiB and 16 MiB.
 	MaxProofBytes  int
 	MaxPublicBytes int
-	// Logger receives pebble's messages. Default pebble.DefaultLogger.
+	// Logger receives pebble's messages. Default: errors to
+	// pebble.DefaultLogger, routine information (WAL recovery on every
+	// open) dropped.
 	Logger pebble.Logger
 	// Now stamps a receipt put with a zero Created. Default time.Now.
 	Now func() time.Time
@@ -51,7 +53,7 @@ func (o *Options) EnsureDefaults() *Options {
 		o.MaxPublicBytes = 16 << 20
 	}
 	if o.Logger == nil {
-		o.Logger = pebble.DefaultLogger
+		o.Logger = quietLogger{}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -88,3 +90,12 @@ func (o *Options) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// quietLogger drops pebble's routine messages and keeps its errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+
+func (quietLogger) Errorf(format string, args ...any) { pebble.DefaultLogger.Errorf(format, args...) }
+
+func (quietLogger) Fatalf(format string, args ...any) { pebble.DefaultLogger.Fatalf(format, args...) }
