@@ -30,7 +30,9 @@
 //
 //   - A receipt is durable before Put returns: every write uses pebble.Sync.
 //     Concurrent Puts share WAL fsyncs through pebble's commit pipeline
-//     (TestConcurrentPutsShareFsyncs measures it).
+//     (TestConcurrentPutsShareFsyncs measures it). A failed WAL fsync is
+//     fatal in pebble (Logger.Fatalf), so Put never returns nil for a
+//     receipt that is not durable.
 //   - Get never serves a value that fails its checksum or layout (ErrCorrupt,
 //     named with its key in hex) or whose statement digest differs from its
 //     key's (ErrStale). The statement digest is in the key, so a change of
