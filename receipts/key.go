@@ -101,7 +101,7 @@ func (k Key) problems() error {
 // for a valid Key.
 func DecodeKey(b []byte) (Key, error) {
 	if len(b) != KeyLen {
-		return Key{}, fmt.Errorf("receipts: decode key %x: %d bytes, want %d", b, len(b), KeyLen)
+		return Key{}, fmt.Errorf("receipts: decode key %s: %d bytes, want %d", hexPrefix(b), len(b), KeyLen)
 	}
 	var k Key
 	k.Checkpoint = binary.BigEndian.Uint64(b[offCheckpoint:])
@@ -114,6 +114,14 @@ func DecodeKey(b []byte) (Key, error) {
 		return Key{}, fmt.Errorf("receipts: decode key %x: %w", b, err)
 	}
 	return k, nil
+}
+
+// hexPrefix names an input in an error without printing a huge one whole.
+func hexPrefix(b []byte) string {
+	if len(b) > 2*KeyLen {
+		return hex.EncodeToString(b[:2*KeyLen]) + "…"
+	}
+	return hex.EncodeToString(b)
 }
 
 // checkpointPrefix is the smallest encoded key at checkpoint c.
