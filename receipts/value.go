@@ -10,8 +10,8 @@ import (
 
 // Receipt is a stored proof and what a verifier needs beside it.
 type Receipt struct {
-	Proof   []byte
-	Public  []byte // the public inputs (witness) the proof was made for
+	Proof  []byte
+	Public []byte // the public inputs (witness) the proof was made for
 	// Created is stored as Unix nanoseconds, so it must lie between the
 	// years 1678 and 2262; Put stamps a zero Created with Options.Now.
 	Created time.Time
