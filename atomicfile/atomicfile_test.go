@@ -10,94 +10,8 @@ import (
 	"testing"
 
 	"github.com/proofd/proofd/atomicfile"
+	"github.com/proofd/proofd/atomicfile/faultfs"
 )
-
-var errInjected = errors.New("injected fault")
-
-// faultFS fails the nth call of one operation (1-based), counted across
-// every file of a write.
-type faultFS struct {
-	atomicfile.OSFS
-	op    string
-	nth   int
-	calls int
-	hit   bool
-}
-
-func (f *faultFS) fail(op string) error {
-	if op != f.op {
-		return nil
-	}
-	f.calls++
-	if f.calls != f.nth {
-		return nil
-	}
-	f.hit = true
-	return fmt.Errorf("%s: %w", op, errInjected)
-}
-
-func (f *faultFS) CreateTemp(dir, pattern string) (atomicfile.File, error) {
-	if err := f.fail("create"); err != nil {
-		return nil, err
-	}
-	file, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return nil, err
-	}
-	return &faultFile{File: file, fs: f}, nil
-}
-
-func (f *faultFS) Rename(oldpath, newpath string) error {
-	if err := f.fail("rename"); err != nil {
-		return err
-	}
-	return os.Rename(oldpath, newpath)
-}
-
-func (f *faultFS) SyncDir(dir string) error {
-	if err := f.fail("syncdir"); err != nil {
-		return err
-	}
-	return f.OSFS.SyncDir(dir)
-}
-
-type faultFile struct {
-	*os.File
-	fs *faultFS
-}
-
-// Write fails only after the first write of a file went through, so a
-// fault leaves a partial temp file behind it.
-func (f *faultFile) Write(b []byte) (int, error) {
-	if off, _ := f.File.Seek(0, io.SeekCurrent); off > 0 {
-		if err := f.fs.fail("write"); err != nil {
-			return 0, err
-		}
-	}
-	return f.File.Write(b)
-}
-
-func (f *faultFile) Chmod(m os.FileMode) error {
-	if err := f.fs.fail("chmod"); err != nil {
-		return err
-	}
-	return f.File.Chmod(m)
-}
-
-func (f *faultFile) Sync() error {
-	if err := f.fs.fail("sync"); err != nil {
-		return err
-	}
-	return f.File.Sync()
-}
-
-func (f *faultFile) Close() error {
-	err := f.File.Close()
-	if ferr := f.fs.fail("close"); ferr != nil {
-		return ferr
-	}
-	return err
-}
 
 // halves writes s in two writes, so that a write fault cuts it short; as
 // WriteFS asks of a fill, its errors name the target.
@@ -156,15 +70,15 @@ func TestGroupFaults(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			fsys := &faultFS{op: tt.op, nth: tt.nth}
+			fsys := &faultfs.FS{Op: tt.op, Nth: tt.nth, WriteAfter: 10} // the first half of each file goes through
 			err := atomicfile.WriteGroup(fsys,
 				atomicfile.Entry{Path: a, Perm: 0o600, Fill: halves(a, "new content of a.key")},
 				atomicfile.Entry{Path: b, Perm: 0o600, Fill: halves(b, "new content of b.key")})
-			if !fsys.hit {
+			if fsys.Hits == 0 {
 				t.Fatal("fault never triggered")
 			}
 			failing := []string{a, b}[tt.nth-1]
-			if !errors.Is(err, errInjected) || !strings.Contains(err.Error(), failing) || !strings.Contains(err.Error(), tt.says) {
+			if !errors.Is(err, faultfs.ErrInjected) || !strings.Contains(err.Error(), failing) || !strings.Contains(err.Error(), tt.says) {
 				t.Fatalf("error %v, want the injected fault naming %s and saying %q", err, failing, tt.says)
 			}
 			wantA, wantB := "old", "old"
@@ -228,8 +142,8 @@ func TestWriteReplacesWithMode(t *testing.T) {
 
 func TestWriteFuncNamesThePath(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out")
-	err := atomicfile.WriteFunc(path, 0o644, func(io.Writer) error { return errInjected })
-	if !errors.Is(err, errInjected) || !strings.Contains(err.Error(), path) {
+	err := atomicfile.WriteFunc(path, 0o644, func(io.Writer) error { return faultfs.ErrInjected })
+	if !errors.Is(err, faultfs.ErrInjected) || !strings.Contains(err.Error(), path) {
 		t.Errorf("error %v, want the fill error naming %s", err, path)
 	}
 }

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/proofd/proofd/atomicfile/faultfs"
+
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/multithreaded"
 	"github.com/ethereum-optimism/optimism/cannon/mipsevm/versions"
-
-	"github.com/proofd/proofd/atomicfile"
 )
 
 // layout is where a valid file's sections are, read back from its footer.
@@ -226,90 +226,6 @@ func loadOp(path string) error {
 	return err
 }
 
-// faultFS fails one operation, identified by name, on the nth call.
-type faultFS struct {
-	atomicfile.OSFS
-	op   string
-	errs int
-}
-
-var errInjected = errors.New("injected fault")
-
-func (f *faultFS) fail(op string) error {
-	if op == f.op {
-		f.errs++
-		return fmt.Errorf("%s: %w", op, errInjected)
-	}
-	return nil
-}
-
-func (f *faultFS) CreateTemp(dir, pattern string) (atomicfile.File, error) {
-	if err := f.fail("create"); err != nil {
-		return nil, err
-	}
-	file, err := os.CreateTemp(dir, pattern)
-	return &faultFile{File: file, fs: f}, err
-}
-
-func (f *faultFS) Rename(o, n string) error {
-	if err := f.fail("rename"); err != nil {
-		return err
-	}
-	return os.Rename(o, n)
-}
-
-func (f *faultFS) SyncDir(dir string) error {
-	if err := f.fail("syncdir"); err != nil {
-		return err
-	}
-	return f.OSFS.SyncDir(dir)
-}
-
-type faultFile struct {
-	*os.File
-	fs      *faultFS
-	written int
-}
-
-func (f *faultFile) Write(b []byte) (int, error) {
-	// Fail part-way through the chunks, after the header placeholder.
-	if f.written += len(b); f.written > HeaderSize+PageSize {
-		if err := f.fs.fail("write"); err != nil {
-			return 0, err
-		}
-	}
-	return f.File.Write(b)
-}
-
-func (f *faultFile) WriteAt(b []byte, off int64) (int, error) {
-	if err := f.fs.fail("writeat"); err != nil {
-		return 0, err
-	}
-	return f.File.WriteAt(b, off)
-}
-
-func (f *faultFile) Chmod(m os.FileMode) error {
-	if err := f.fs.fail("chmod"); err != nil {
-		return err
-	}
-	return f.File.Chmod(m)
-}
-
-func (f *faultFile) Sync() error {
-	if err := f.fs.fail("sync"); err != nil {
-		return err
-	}
-	return f.File.Sync()
-}
-
-func (f *faultFile) Close() error {
-	err := f.File.Close()
-	if ferr := f.fs.fail("close"); ferr != nil {
-		return ferr
-	}
-	return err
-}
-
 // TestWriteFaults checks that a failed write leaves the previous file
 // untouched and no temp file behind, for a fault at every step.
 func TestWriteFaults(t *testing.T) {
@@ -322,12 +238,12 @@ func TestWriteFaults(t *testing.T) {
 			if err := os.WriteFile(path, old, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			fs := &faultFS{op: op}
+			fs := &faultfs.FS{Op: op, WriteAfter: HeaderSize + PageSize}
 			err := Write(path, vs, Options{PagesPerChunk: 2, FS: fs})
-			if !errors.Is(err, errInjected) || !strings.Contains(err.Error(), path) {
+			if !errors.Is(err, faultfs.ErrInjected) || !strings.Contains(err.Error(), path) {
 				t.Fatalf("error %v, want the injected fault naming %s", err, path)
 			}
-			if fs.errs == 0 {
+			if fs.Hits == 0 {
 				t.Fatal("fault never triggered")
 			}
 			ents, _ := os.ReadDir(dir)
@@ -351,7 +267,7 @@ func TestToCannonFaults(t *testing.T) {
 	dir := t.TempDir()
 	snap := writeSnapshot(t, dir, testState(2, 10), Options{})
 	out := filepath.Join(dir, "out.bin.gz")
-	if err := ToCannon(snap, out, Options{FS: &faultFS{op: "write"}}); !errors.Is(err, errInjected) {
+	if err := ToCannon(snap, out, Options{FS: &faultfs.FS{Op: "write", WriteAfter: HeaderSize + PageSize}}); !errors.Is(err, faultfs.ErrInjected) {
 		t.Fatalf("error %v, want the injected fault", err)
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
