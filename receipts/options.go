@@ -30,6 +30,10 @@ type Options struct {
 	Logger pebble.Logger
 	// Now stamps a receipt put with a zero Created. Default time.Now.
 	Now func() time.Time
+	// MustExist makes Open fail on a directory that holds no store instead
+	// of creating one there (for operators' tools, where a typo must not
+	// leave an empty store behind).
+	MustExist bool
 }
 
 // MaxMemTableSize is pebble's limit on the memtable size.

@@ -36,6 +36,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("receipts: open: directory is empty")
 	}
+	if opts.MustExist {
+		// pebble creates the directory before it finds no store in it.
+		if _, err := opts.FS.Stat(dir); err != nil {
+			return nil, fmt.Errorf("receipts: open %s: %w", dir, err)
+		}
+	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	db, err := pebble.Open(dir, &pebble.Options{
@@ -43,6 +49,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		Cache:        cache,
 		MemTableSize: uint64(opts.MemTableSize),
 		Logger:       opts.Logger,
+
+		ErrorIfNotExists: opts.MustExist,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("receipts: open %s: %w", dir, err)
