@@ -115,7 +115,17 @@ func (c *Conn) Exited() <-chan struct{} {
 
 // Health asks the engine how it is.
 func (c *Conn) Health(ctx context.Context) (*enginev1.HealthResponse, error) {
-	resp, err := c.core.Health(ctx, &enginev1.HealthRequest{})
+	return c.health(ctx, false)
+}
+
+// HealthResident is Health that also lists the engine's resident
+// artifacts (resident_digests), for a pool's affinity table.
+func (c *Conn) HealthResident(ctx context.Context) (*enginev1.HealthResponse, error) {
+	return c.health(ctx, true)
+}
+
+func (c *Conn) health(ctx context.Context, resident bool) (*enginev1.HealthResponse, error) {
+	resp, err := c.core.Health(ctx, &enginev1.HealthRequest{ResidentDigests: resident})
 	return resp, FromStatus(ctx, "health", err)
 }
 

@@ -49,16 +49,17 @@ func (c *core) Handshake(_ context.Context, req *enginev1.HandshakeRequest) (*en
 	}, nil
 }
 
-func (c *core) Health(context.Context, *enginev1.HealthRequest) (*enginev1.HealthResponse, error) {
+func (c *core) Health(_ context.Context, req *enginev1.HealthRequest) (*enginev1.HealthResponse, error) {
 	st := enginev1.HealthResponse_SERVING
 	if c.draining.Load() {
 		st = enginev1.HealthResponse_DRAINING
 	}
 	n, b := c.store.Stats()
-	recent := c.store.Recent(maxReportedDigests)
-	digests := make([][]byte, len(recent))
-	for i := range recent {
-		digests[i] = recent[i][:]
+	var digests [][]byte
+	if req.GetResidentDigests() { // walks the whole budget: only when asked
+		for _, d := range c.store.Recent(maxReportedDigests) {
+			digests = append(digests, d[:])
+		}
 	}
 	return &enginev1.HealthResponse{
 		Status:            st,

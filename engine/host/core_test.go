@@ -1,9 +1,11 @@
 package host
 
 import (
+	"context"
 	"io"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -57,5 +59,31 @@ func TestUploadAllocatesWhatArrives(t *testing.T) {
 	}})
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("upload over the budget: got %v, want ResourceExhausted", err)
+	}
+}
+
+// TestHealthListsResidentOnlyWhenAsked: the digest list walks the whole
+// budget, so a liveness probe does not get it; a pool's check that asks
+// gets what is resident, most recently used first.
+func TestHealthListsResidentOnlyWhenAsked(t *testing.T) {
+	cfg := Config{}
+	c := &core{cfg: &cfg, store: NewStore(1 << 20), inFlight: new(atomic.Int32), draining: new(atomic.Bool)}
+	a, b := artifact.New([]byte("first")), artifact.New([]byte("second"))
+	for _, x := range []artifact.Artifact{a, b} {
+		if err := c.store.Put(x.Digest, "test", x.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain, err := c.Health(context.Background(), &enginev1.HealthRequest{})
+	if err != nil || len(plain.GetResidentDigests()) != 0 || plain.GetResidentArtifacts() != 2 {
+		t.Fatalf("plain health: %v %v, want 2 artifacts and no digest list", plain, err)
+	}
+	full, err := c.Health(context.Background(), &enginev1.HealthRequest{ResidentDigests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := full.GetResidentDigests()
+	if len(got) != 2 || string(got[0]) != string(b.Digest[:]) || string(got[1]) != string(a.Digest[:]) {
+		t.Fatalf("resident digests %x, want %s then %s", got, b.Digest.Short(), a.Digest.Short())
 	}
 }

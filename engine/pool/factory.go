@@ -503,7 +503,7 @@ func (f *Factory) healthLoop() {
 		f.mu.Unlock()
 		for _, tg := range idle {
 			ctx, cancel := context.WithTimeout(context.Background(), f.cfg.HealthTimeout)
-			h, err := tg.c.Health(ctx)
+			h, err := tg.c.HealthResident(ctx)
 			cancel()
 			if err != nil {
 				f.markDied(tg.slot, tg.gen, "health check: "+err.Error())

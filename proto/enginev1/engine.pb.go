@@ -284,9 +284,12 @@ func (x *HandshakeResponse) GetMaxArtifactBytes() uint64 {
 }
 
 type HealthRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Also list the resident artifacts' digests (resident_digests). A pool's
+	// periodic check asks; a plain liveness probe does not pay for the list.
+	ResidentDigests bool `protobuf:"varint,1,opt,name=resident_digests,json=residentDigests,proto3" json:"resident_digests,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *HealthRequest) Reset() {
@@ -319,15 +322,22 @@ func (*HealthRequest) Descriptor() ([]byte, []int) {
 	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{2}
 }
 
+func (x *HealthRequest) GetResidentDigests() bool {
+	if x != nil {
+		return x.ResidentDigests
+	}
+	return false
+}
+
 type HealthResponse struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	Status            HealthResponse_Status  `protobuf:"varint,1,opt,name=status,proto3,enum=proofd.engine.v1.HealthResponse_Status" json:"status,omitempty"`
 	InFlight          uint32                 `protobuf:"varint,2,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
 	ResidentArtifacts uint32                 `protobuf:"varint,3,opt,name=resident_artifacts,json=residentArtifacts,proto3" json:"resident_artifacts,omitempty"`
 	ResidentBytes     uint64                 `protobuf:"varint,4,opt,name=resident_bytes,json=residentBytes,proto3" json:"resident_bytes,omitempty"`
-	// The digests of the resident artifacts, most recently used first, at
-	// most 256: what a pool steering jobs by affinity should believe the
-	// engine holds, evictions included.
+	// Only when asked for: the digests of the resident artifacts, most
+	// recently used first, at most 256: what a pool steering jobs by
+	// affinity should believe the engine holds, evictions included.
 	ResidentDigests [][]byte `protobuf:"bytes,5,rep,name=resident_digests,json=residentDigests,proto3" json:"resident_digests,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
@@ -2393,8 +2403,9 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\x0eengine_version\x18\x04 \x01(\tR\rengineVersion\x12\x10\n" +
 	"\x03pid\x18\x05 \x01(\x03R\x03pid\x12*\n" +
 	"\x11max_message_bytes\x18\x06 \x01(\x04R\x0fmaxMessageBytes\x12,\n" +
-	"\x12max_artifact_bytes\x18\a \x01(\x04R\x10maxArtifactBytes\"\x0f\n" +
-	"\rHealthRequest\"\xac\x02\n" +
+	"\x12max_artifact_bytes\x18\a \x01(\x04R\x10maxArtifactBytes\":\n" +
+	"\rHealthRequest\x12)\n" +
+	"\x10resident_digests\x18\x01 \x01(\bR\x0fresidentDigests\"\xac\x02\n" +
 	"\x0eHealthResponse\x12?\n" +
 	"\x06status\x18\x01 \x01(\x0e2'.proofd.engine.v1.HealthResponse.StatusR\x06status\x12\x1b\n" +
 	"\tin_flight\x18\x02 \x01(\rR\binFlight\x12-\n" +
