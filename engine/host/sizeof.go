@@ -38,18 +38,24 @@ func (w *sizeWalker) hasRefs(t reflect.Type) bool {
 	return r
 }
 
+// firstVisit reports whether the memory v points at is met for the first
+// time, and remembers it: shared memory is counted once.
+func (w *sizeWalker) firstVisit(v reflect.Value) bool {
+	k := seenKey{v.Pointer(), v.Type()}
+	if w.seen[k] {
+		return false
+	}
+	w.seen[k] = true
+	return true
+}
+
 // inner is the memory v refers to beyond its own Type().Size() bytes.
 func (w *sizeWalker) inner(v reflect.Value) uint64 {
 	switch v.Kind() {
 	case reflect.Pointer:
-		if v.IsNil() {
+		if v.IsNil() || !w.firstVisit(v) {
 			return 0
 		}
-		k := seenKey{v.Pointer(), v.Type()}
-		if w.seen[k] {
-			return 0
-		}
-		w.seen[k] = true
 		e := v.Elem()
 		return uint64(e.Type().Size()) + w.inner(e)
 	case reflect.Interface:
@@ -64,14 +70,9 @@ func (w *sizeWalker) inner(v reflect.Value) uint64 {
 	case reflect.String:
 		return uint64(v.Len())
 	case reflect.Slice:
-		if v.IsNil() || v.Cap() == 0 {
+		if v.IsNil() || v.Cap() == 0 || !w.firstVisit(v) {
 			return 0
 		}
-		k := seenKey{v.Pointer(), v.Type()}
-		if w.seen[k] {
-			return 0
-		}
-		w.seen[k] = true
 		n := uint64(v.Cap()) * uint64(v.Type().Elem().Size())
 		if w.hasRefs(v.Type().Elem()) {
 			for i := range v.Len() {
@@ -96,14 +97,9 @@ func (w *sizeWalker) inner(v reflect.Value) uint64 {
 		}
 		return n
 	case reflect.Map:
-		if v.IsNil() {
+		if v.IsNil() || !w.firstVisit(v) {
 			return 0
 		}
-		k := seenKey{v.Pointer(), v.Type()}
-		if w.seen[k] {
-			return 0
-		}
-		w.seen[k] = true
 		kt, et := v.Type().Key(), v.Type().Elem()
 		n := uint64(v.Len()) * uint64(kt.Size()+et.Size())
 		if w.hasRefs(kt) || w.hasRefs(et) {
