@@ -5,7 +5,7 @@ GO ?= go
 # skipping the comparison.
 export PROOFD_REQUIRE_CANNON ?= 1
 # Packages that run goroutines and processes concurrently run again under -race.
-RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./internal/childproc/... ./receipts/... ./snapshot/... ./vm/...
+RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./internal/childproc/... ./receipts/... ./snapshot/... ./vm/... ./pipeline/...
 
 .PHONY: test fmt-check vet unit race proto demo bench-engine
 

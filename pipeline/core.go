@@ -507,3 +507,40 @@ func (c *Core) Status(h Hash) (BlockStatus, bool) {
 	}
 	return st, true
 }
+
+// Base is the block the core grows from: Config.Base, or the checkpoint of
+// the last Prune effect.
+func (c *Core) Base() Checkpoint { return c.base }
+
+// Canonical returns the canonical block at height h, above the base.
+func (c *Core) Canonical(h uint64) (Block, bool) { return c.canonical(h) }
+
+// Unsettled counts the canonical blocks whose batch proof is neither
+// published nor failed: the work a shell lets pile up before it stops
+// taking blocks from its source.
+func (c *Core) Unsettled() int {
+	n := 0
+	for _, h := range c.canon {
+		b := c.blocks[h].b
+		j := c.jobs[JobID{Stage: StageBatch, Height: b.Height, Block: h}]
+		if j != nil && (j.published || j.state == JobFailed) {
+			continue
+		}
+		if j != nil && c.blocked(b) {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// blocked reports whether one of b's tx jobs failed for good, so its batch
+// can never be published on this fork.
+func (c *Core) blocked(b Block) bool {
+	for i := range b.Txs {
+		if j := c.jobs[JobID{Stage: StageTx, Height: b.Height, Block: b.Hash, Index: i}]; j != nil && j.state == JobFailed {
+			return true
+		}
+	}
+	return false
+}

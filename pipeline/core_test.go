@@ -29,9 +29,9 @@ func newCore(t *testing.T, cfg Config) *Core {
 	return c
 }
 
-// shell carries out effects at once, everything succeeding, with a store
+// testShell carries out effects at once, everything succeeding, with a store
 // that keeps what it is given.
-type shell struct {
+type testShell struct {
 	c         *Core
 	store     map[JobID]bool
 	proves    map[JobID]int
@@ -39,11 +39,11 @@ type shell struct {
 	pruned    []uint64
 }
 
-func newShell(c *Core) *shell {
-	return &shell{c: c, store: map[JobID]bool{}, proves: map[JobID]int{}}
+func newTestShell(c *Core) *testShell {
+	return &testShell{c: c, store: map[JobID]bool{}, proves: map[JobID]int{}}
 }
 
-func (s *shell) run(effs []Effect) {
+func (s *testShell) run(effs []Effect) {
 	for len(effs) > 0 {
 		e := effs[0]
 		effs = effs[1:]
@@ -64,7 +64,7 @@ func (s *shell) run(effs []Effect) {
 	}
 }
 
-func (s *shell) add(t *testing.T, b Block) {
+func (s *testShell) add(t *testing.T, b Block) {
 	t.Helper()
 	effs, err := s.c.AddBlock(b)
 	if err != nil {
@@ -112,7 +112,7 @@ func TestCoreLinearChain(t *testing.T) {
 
 func TestCoreOneBlockReorg(t *testing.T) {
 	c := newCore(t, Config{BundleSize: 2})
-	s := newShell(c)
+	s := newTestShell(c)
 	a1, a2, b2 := blk(1, 1, 0, 2), blk(2, 2, 1, 1), blk(2, 3, 1, 1)
 	s.add(t, a1)
 	effs, _ := c.AddBlock(a2)
@@ -145,7 +145,7 @@ func TestCoreFlipReorgProofInFlight(t *testing.T) {
 		name := map[bool]string{true: "finishes on B", false: "finishes after A is back"}[finishFirst]
 		t.Run(name, func(t *testing.T) {
 			c := newCore(t, Config{BundleSize: 4, MaxProving: 2})
-			s := newShell(c)
+			s := newTestShell(c)
 			a1, b1 := blk(1, 1, 0, 1), blk(1, 2, 0, 0)
 			c.AddBlock(a1)
 			wantEffects(t, "a1 tx miss", c.LookupDone(txJob(a1, 0), false), Prove{txJob(a1, 0), 1})
@@ -210,7 +210,7 @@ func TestCoreRetryBudget(t *testing.T) {
 
 func TestCoreFinalizeAndPrune(t *testing.T) {
 	c := newCore(t, Config{BundleSize: 2})
-	s := newShell(c)
+	s := newTestShell(c)
 	for h := uint64(1); h <= 4; h++ {
 		s.add(t, blk(h, byte(h), byte(h-1), 1))
 	}
@@ -267,7 +267,7 @@ func TestCoreRegressionAdoptedMissWaitsForInputs(t *testing.T) {
 // delete.
 func TestCoreRegressionPruneWaitsForOrphans(t *testing.T) {
 	c := newCore(t, Config{BundleSize: 1})
-	s := newShell(c)
+	s := newTestShell(c)
 	a1, b1 := blk(1, 1, 0, 0), blk(1, 2, 0, 2)
 	s.add(t, a1)
 	c.AddBlock(b1) // two tx lookups out, left unanswered
