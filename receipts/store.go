@@ -132,28 +132,46 @@ func (s *Store) Prune(through uint64) error {
 // Stats counts receipts and their bytes (key and value) per kind by
 // scanning the store. A key that does not decode is an error.
 func (s *Store) Stats() (map[Kind]KindStats, error) {
+	stats := make(map[Kind]KindStats, len(Kinds))
+	err := s.scan("stats", func(k Key, size int) error {
+		st := stats[k.Kind]
+		st.Receipts++
+		st.Bytes += int64(size)
+		stats[k.Kind] = st
+		return nil
+	})
+	return stats, err
+}
+
+// Keys calls fn with every stored key, in key order (checkpoint first). A
+// key that does not decode is an error; so is an error from fn, which stops
+// the scan.
+func (s *Store) Keys(fn func(Key) error) error {
+	return s.scan("keys", func(k Key, _ int) error { return fn(k) })
+}
+
+// scan calls fn with every key and the bytes of its entry.
+func (s *Store) scan(op string, fn func(k Key, size int) error) error {
 	if s.closed.Load() {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	it, err := s.db.NewIter(nil)
 	if err != nil {
-		return nil, fmt.Errorf("receipts: stats: %w", err)
+		return fmt.Errorf("receipts: %s: %w", op, err)
 	}
-	stats := make(map[Kind]KindStats, len(Kinds))
 	for it.First(); it.Valid(); it.Next() {
 		k, err := DecodeKey(it.Key())
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("receipts: stats: %w", err), it.Close())
+		if err == nil {
+			err = fn(k, len(it.Key())+len(it.Value()))
 		}
-		st := stats[k.Kind]
-		st.Receipts++
-		st.Bytes += int64(len(it.Key()) + len(it.Value()))
-		stats[k.Kind] = st
+		if err != nil {
+			return errors.Join(fmt.Errorf("receipts: %s: %w", op, err), it.Close())
+		}
 	}
 	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("receipts: stats: %w", err)
+		return fmt.Errorf("receipts: %s: %w", op, err)
 	}
-	return stats, nil
+	return nil
 }
 
 // Close flushes nothing extra (every Put was synced) and releases the store.

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/internal/bench"
 )
 
@@ -57,6 +61,42 @@ func (a *app) benchCommand() *cobra.Command {
 	}
 	pool.Flags().BoolVar(&poolJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
 	pool.Flags().BoolVar(&poolQuick, "quick", false, "few repetitions, for tests")
-	cmd.AddCommand(eng, pool, a.benchSnapshotCommand())
+	cmd.AddCommand(eng, pool, a.benchSnapshotCommand(), a.benchPipelineCommand())
+	return cmd
+}
+
+func (a *app) benchPipelineCommand() *cobra.Command {
+	var asJSON, quick bool
+	var engines, rounds int
+	cmd := &cobra.Command{
+		Use:   "pipeline [--json]",
+		Short: "the proving pipeline on a simulated chain: wall time vs the same proofs alone, engine utilization, warm replay vs cold, receipt latency",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fac, err := a.factory(engines, prometheus.NewRegistry())
+			if err != nil {
+				return err
+			}
+			defer fac.Close(context.WithoutCancel(cmd.Context()))
+			sim := rollup.SimConfig{Params: rollup.Params{Depth: 8, TxsPerBlock: 2, BundleSize: 2}, Seed: 1, Blocks: 4, Reorgs: 1, FinalityDepth: 100}
+			if quick {
+				sim = rollup.SimConfig{Params: rollup.Params{Depth: 4, TxsPerBlock: 1, BundleSize: 2}, Seed: 1, Blocks: 2, Reorgs: 0, FinalityDepth: 100}
+				rounds = 1
+			}
+			rep, err := bench.Pipeline(cmd.Context(), bench.PipelineConfig{Pool: fac, Engines: engines, Sim: sim, Rounds: rounds, Progress: a.stderr})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(a.stdout)
+			}
+			rep.WriteTable(a.stdout)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}")
+	cmd.Flags().BoolVar(&quick, "quick", false, "a two-block chain and one round, for tests")
+	cmd.Flags().IntVar(&engines, "engines", 1, "engine processes (1: a proof uses every core, so wall time compares with the sum of proofs)")
+	cmd.Flags().IntVar(&rounds, "rounds", 3, "measured rounds after a warm-up that sets the keys up")
 	return cmd
 }

@@ -244,22 +244,6 @@ func TestBenchEngineQuick(t *testing.T) {
 	}
 }
 
-func TestDemo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the demo sets up a BW6-761 recursive circuit (~20 s)")
-	}
-	r := mustRun(t, "demo", "--engines", "2")
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 6 {
-		t.Fatalf("demo table has %d lines, want a header and 5 rows:\n%s", len(lines), r.stdout)
-	}
-	for _, l := range lines[1:] {
-		if !strings.Contains(l, "true") {
-			t.Errorf("demo row without a valid proof: %s", l)
-		}
-	}
-}
-
 func TestBenchPoolQuick(t *testing.T) {
 	r := mustRun(t, "bench", "pool", "--quick", "--json")
 	var rep struct {

@@ -1,182 +1,218 @@
 package cli
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
-	"sync"
+	"io"
+	"os"
 	"text/tabwriter"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/spf13/cobra"
 
-	"github.com/proofd/proofd/artifact"
-	"github.com/proofd/proofd/engine/pool"
-	"github.com/proofd/proofd/engine/snarkclient"
-	"github.com/proofd/proofd/examples/circuits"
+	"github.com/proofd/proofd/examples/rollup"
+	"github.com/proofd/proofd/examples/rollup/prover"
+	"github.com/proofd/proofd/internal/chainrun"
 	"github.com/proofd/proofd/snark"
 )
 
-// demoJob is one example taken through setup → prove → verify.
-type demoJob struct {
-	name   string
-	size   int
-	curve  ecc.ID
-	scheme string
-
-	constraints          int
-	setup, prove, verify time.Duration
-	proofBytes           int
-	valid                bool
-	pids                 string
-	err                  error
+type demoFlags struct {
+	sim     rollup.SimConfig
+	engines int
+	dataDir string
+	profile string
+	json    bool
+	metrics bool
 }
 
 func (a *app) demoCommand() *cobra.Command {
-	var engines int
-	var metrics bool
+	var f demoFlags
 	cmd := &cobra.Command{
-		Use:   "demo [--engines N]",
-		Short: "take the example circuits through setup, prove and verify on a pool of engine processes",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if engines < 1 {
-				return fmt.Errorf("--engines %d: need at least 1", engines)
-			}
-			return a.demo(cmd.Context(), engines, metrics)
-		},
+		Use:   "demo",
+		Short: "prove a simulated rollup chain, through reorgs, on a pool of engine processes",
+		Long: "demo simulates a chain of real balance transfers with seeded reorgs (at least one\n" +
+			"flip A→B→A) and proves it: a Groth16 proof per transaction (BLS12-377), a batch proof\n" +
+			"per block verifying its transactions' proofs in-circuit (BW6-761), and an aggregate\n" +
+			"proof per bundle of blocks (BN254). Receipts are durable in --data-dir; run again on\n" +
+			"the same directory and nothing is proven twice, even after a kill -9.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.demo(cmd.Context(), f) },
 	}
-	cmd.Flags().IntVar(&engines, "engines", 2, "size of the engine pool the jobs share")
-	cmd.Flags().BoolVar(&metrics, "metrics", false, "print the pool's Prometheus metrics at the end")
+	fl := cmd.Flags()
+	fl.IntVar(&f.sim.Blocks, "blocks", 8, "height of the chain's final tip")
+	fl.IntVar(&f.sim.TxsPerBlock, "txs-per-block", 2, "transfers per block (fixed by the batch circuit)")
+	fl.IntVar(&f.sim.Reorgs, "reorgs", 2, "reorgs on the way; the first is a flip (A→B→A)")
+	fl.Int64Var(&f.sim.Seed, "seed", 1, "seed of the simulated chain")
+	fl.IntVar(&f.sim.BundleSize, "bundle-size", 4, "blocks per aggregate proof")
+	fl.IntVar(&f.sim.Depth, "depth", 8, "depth of the balance tree")
+	fl.IntVar(&f.engines, "engines", 2, "engine processes in the pool (proofs run at once)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "where keys, receipts and the accepted chain live (default: a temporary directory, removed at the end)")
+	fl.StringVar(&f.profile, "profile", "default", "default (aggregate on BN254 binding the batch proofs) or evm")
+	fl.BoolVar(&f.json, "json", false, "print the final table as one JSON object")
+	fl.BoolVar(&f.metrics, "metrics", false, "print the pool's Prometheus metrics at the end")
 	return cmd
 }
 
-func (a *app) demo(ctx context.Context, engines int, metrics bool) error {
-	jobs := []*demoJob{
-		{name: "mimc", size: circuits.SizeForConstraints(ecc.BN254, 1<<12), curve: ecc.BN254, scheme: snarkclient.Groth16},
-		{name: "mimc", size: circuits.SizeForConstraints(ecc.BN254, 1<<12), curve: ecc.BN254, scheme: snarkclient.Plonk},
-		{name: "transfer", size: 10, curve: ecc.BN254, scheme: snarkclient.Groth16},
-		{name: "transfer", size: 6, curve: ecc.BLS12_377, scheme: snarkclient.Plonk},
-		{name: "recursive", size: 4, curve: ecc.BW6_761, scheme: snarkclient.Groth16},
+// demoSummary is the final table; its JSON keys are a stable interface.
+type demoSummary struct {
+	Blocks        int            `json:"blocks"`
+	Txs           int            `json:"txs"`
+	ProofsMade    stageCounts    `json:"proofs_made"`
+	CacheHits     int            `json:"cache_hits"`
+	HitsByStage   stageCounts    `json:"cache_hits_by_stage"`
+	Reorgs        int            `json:"reorgs"`
+	Retries       int            `json:"retries"`
+	Failed        int            `json:"failed"`
+	FinalVerified bool           `json:"final_verified"`
+	Settlement    uint64         `json:"settlement_height"`
+	Replayed      int            `json:"events_replayed"`
+	Resumed       int            `json:"jobs_resumed"`
+	Setup         []demoSetupRow `json:"setup"`
+	BundleSize    int            `json:"bundle_size"`
+	Engines       int            `json:"engines"`
+	WallSeconds   float64        `json:"wall_seconds"`
+	DataDir       string         `json:"data_dir"`
+}
+
+type stageCounts struct {
+	Tx        int `json:"tx"`
+	Batch     int `json:"batch"`
+	Aggregate int `json:"aggregate"`
+}
+
+func countsOf(c [3]int) stageCounts { return stageCounts{c[0], c[1], c[2]} }
+
+type demoSetupRow struct {
+	Stage        string  `json:"stage"`
+	Curve        string  `json:"curve"`
+	Constraints  int     `json:"constraints"`
+	Cached       bool    `json:"cached"`
+	SetupSeconds float64 `json:"setup_seconds"`
+}
+
+func (a *app) demo(ctx context.Context, f demoFlags) error {
+	if f.engines < 1 {
+		return fmt.Errorf("--engines %d: need at least 1", f.engines)
+	}
+	if f.profile != "default" {
+		return fmt.Errorf("--profile %q: only the default profile is built so far (the evm profile's BN254 wrapper is an open item in docs/receipts.md)", f.profile)
+	}
+	if err := f.sim.Params.Validate(); err != nil {
+		return err
+	}
+	dir := f.dataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "proofd-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
 	}
 	reg := prometheus.NewRegistry()
-	f, err := a.factory(engines, reg)
+	fac, err := a.factory(f.engines, reg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "demo: %d jobs on a pool of %d engine processes\n", len(jobs), engines)
-	var wg sync.WaitGroup
-	for _, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			j.err = runDemoJob(ctx, f, j)
-		}()
-	}
-	wg.Wait()
-	closeErr := f.Close(ctx)
+	defer fac.Close(context.WithoutCancel(ctx))
 
-	tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "example\tcurve\tscheme\tconstraints\tsetup\tprove\tverify\tproof B\tvalid\tengine pids\t")
-	var failed []error
-	for _, j := range jobs {
-		if j.err != nil {
-			failed = append(failed, fmt.Errorf("%s/%s/%s: %w", j.name, snark.CurveName(j.curve), j.scheme, j.err))
-			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\tERROR\t-\t\n", j.name, snark.CurveName(j.curve), j.scheme)
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%v\t%s\t\n", j.name, snark.CurveName(j.curve), j.scheme,
-			j.constraints, ms(j.setup), ms(j.prove), ms(j.verify), j.proofBytes, j.valid, j.pids)
+	disp := a.newDemoDisplay(f)
+	fmt.Fprintf(a.stderr, "demo: %d blocks of %d transfers, %d reorgs (seed %d), %d engine processes, data in %s\n",
+		f.sim.Blocks, f.sim.TxsPerBlock, f.sim.Reorgs, f.sim.Seed, f.engines, dir)
+	res, err := chainrun.Run(ctx, chainrun.Config{
+		Sim: f.sim, DataDir: dir, Pool: fac, MaxProving: f.engines,
+		// The chain arrives a block at a time, as the last one settles, so
+		// each fork is proven before the next reorg: a flip back then finds
+		// its proofs in the store instead of never having made them.
+		MaxUnsettled: 1,
+		Observe: disp.update, Setup: disp.setup, Logger: a.logger(),
+	})
+	disp.finish()
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
-	tw.Flush()
-	if metrics {
+	sum := summarize(res, f.engines, dir)
+	sum.BundleSize = f.sim.BundleSize
+	if f.dataDir == "" {
+		sum.DataDir = ""
+	}
+	if f.json {
+		enc := json.NewEncoder(a.stdout)
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	} else {
+		printSummary(a.stdout, sum)
+	}
+	if f.metrics {
 		if err := writeMetrics(a.stdout, reg); err != nil {
 			return err
 		}
 	}
-	if closeErr != nil {
-		failed = append(failed, closeErr)
+	if sum.Failed > 0 {
+		return fmt.Errorf("demo: %d jobs failed for good, first: %w", sum.Failed, res.Report.Failed[0])
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("demo: %d failures, first: %w", len(failed), failed[0])
-	}
-	for _, j := range jobs {
-		if !j.valid {
-			return fmt.Errorf("demo: %s proof did not verify", j.name)
-		}
+	if !sum.FinalVerified {
+		return fmt.Errorf("demo: no final aggregate proof was verified")
 	}
 	return nil
 }
 
-// runDemoJob takes one example through setup, prove and verify, each step
-// on whichever pooled engine is free, preferring one that holds its inputs.
-func runDemoJob(ctx context.Context, f *pool.Factory, j *demoJob) error {
-	ex, err := circuits.Build(j.name, j.size, j.curve, j.scheme)
-	if err != nil {
-		return err
+func summarize(res *chainrun.Result, engines int, dir string) demoSummary {
+	rep := res.Report
+	s := demoSummary{
+		Blocks: res.Blocks, Txs: res.Txs,
+		ProofsMade: countsOf(rep.Made), HitsByStage: countsOf(rep.Hits),
+		CacheHits: rep.Hits[0] + rep.Hits[1] + rep.Hits[2],
+		Reorgs:    rep.Reorgs, Retries: rep.Retries, Failed: len(rep.Failed),
+		FinalVerified: res.FinalVerified, Replayed: rep.Replayed, Resumed: rep.Resumed,
+		Engines: engines, WallSeconds: res.Wall.Seconds(), DataDir: dir,
 	}
-	j.constraints = ex.CCS.GetNbConstraints()
-	var ccsBuf bytes.Buffer
-	if _, err := ex.CCS.WriteTo(&ccsBuf); err != nil {
-		return err
+	if rep.Settlement != nil {
+		s.Settlement = rep.Settlement.Job.Height
 	}
-	wit, err := ex.Witness.MarshalBinary()
-	if err != nil {
-		return err
+	for _, st := range res.Setup {
+		s.Setup = append(s.Setup, setupRow(st))
 	}
-	ccs := artifact.New(ccsBuf.Bytes())
-	pids := map[int]bool{}
-	// step times the call on the engine, not the wait for a free one.
-	step := func(d *time.Duration, affinity []artifact.Digest, fn func(*pool.Lease) error) error {
-		return f.DoLease(ctx, affinity, func(l *pool.Lease) error {
-			pids[l.Pid()] = true
-			start := time.Now()
-			err := fn(l)
-			*d = time.Since(start)
-			return err
-		})
-	}
-	var keys *snarkclient.SetupResult
-	err = step(&j.setup, []artifact.Digest{ccs.Digest}, func(l *pool.Lease) (err error) {
-		keys, err = snarkclient.New(l.Conn).Setup(ctx, snarkclient.SetupRequest{Name: j.name, CCS: ccs, Scheme: j.scheme, DevSRS: j.scheme == snarkclient.Plonk})
-		if err == nil {
-			// The keys stay resident where they were made: prove and
-			// verify prefer that engine.
-			l.Holds(keys.PK.Digest, keys.VK.Digest)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	var proof *snarkclient.ProveResult
-	err = step(&j.prove, []artifact.Digest{ccs.Digest, keys.PK.Digest}, func(l *pool.Lease) (err error) {
-		proof, err = snarkclient.New(l.Conn).Prove(ctx, snarkclient.ProveRequest{Name: j.name, CCS: ccs, PK: keys.PK, Witness: wit})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	j.proofBytes = len(proof.Proof)
-	err = step(&j.verify, []artifact.Digest{keys.VK.Digest}, func(l *pool.Lease) error {
-		res, err := snarkclient.New(l.Conn).Verify(ctx, snarkclient.VerifyRequest{Name: j.name, VK: keys.VK, Proof: proof.Proof, Public: proof.Public})
-		if err == nil {
-			j.valid = res.Valid
-		}
-		return err
-	})
-	var list []string
-	for pid := range pids {
-		list = append(list, fmt.Sprint(pid))
-	}
-	sort.Strings(list)
-	j.pids = strings.Join(list, ",")
-	return err
+	return s
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+func setupRow(st prover.StageSetup) demoSetupRow {
+	return demoSetupRow{Stage: st.Stage.String(), Curve: snark.CurveName(st.Curve), Constraints: st.Constraints,
+		Cached: st.Cached, SetupSeconds: st.Setup.Seconds()}
+}
+
+func printSummary(w io.Writer, s demoSummary) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "blocks\t%d\n", s.Blocks)
+	fmt.Fprintf(tw, "transactions\t%d\n", s.Txs)
+	fmt.Fprintf(tw, "proofs made\ttx %d, batch %d, aggregate %d\n", s.ProofsMade.Tx, s.ProofsMade.Batch, s.ProofsMade.Aggregate)
+	fmt.Fprintf(tw, "cache hits\ttx %d, batch %d, aggregate %d\n", s.HitsByStage.Tx, s.HitsByStage.Batch, s.HitsByStage.Aggregate)
+	fmt.Fprintf(tw, "reorgs\t%d\n", s.Reorgs)
+	fmt.Fprintf(tw, "retries\t%d\n", s.Retries)
+	if s.Failed > 0 {
+		fmt.Fprintf(tw, "failed\t%d\n", s.Failed)
+	}
+	if s.Replayed > 0 {
+		fmt.Fprintf(tw, "resumed\t%d logged events replayed, %d jobs were in flight\n", s.Replayed, s.Resumed)
+	}
+	for _, r := range s.Setup {
+		how := "keys cached"
+		if !r.Cached {
+			how = fmt.Sprintf("setup %.1f s", r.SetupSeconds)
+		}
+		fmt.Fprintf(tw, "%s circuit\t%s, %d constraints, %s\n", r.Stage, r.Curve, r.Constraints, how)
+	}
+	verified := "NOT verified"
+	if s.FinalVerified {
+		verified = "verified"
+	}
+	if s.Settlement == 0 {
+		fmt.Fprintf(tw, "final aggregate\tnone (fewer blocks than a bundle)\n")
+	} else {
+		fmt.Fprintf(tw, "final aggregate\tblocks %d..%d, %s\n", s.Settlement-uint64(s.BundleSize)+1, s.Settlement, verified)
+	}
+	fmt.Fprintf(tw, "wall\t%.1f s\n", s.WallSeconds)
+	tw.Flush()
+}

@@ -1,0 +1,297 @@
+package prover
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/backend/witness"
+	"github.com/consensys/gnark/constraint"
+
+	"github.com/proofd/proofd/artifact"
+	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/pool"
+	"github.com/proofd/proofd/engine/snarkclient"
+	"github.com/proofd/proofd/examples/rollup"
+	"github.com/proofd/proofd/keycache"
+	"github.com/proofd/proofd/pipeline"
+	"github.com/proofd/proofd/receipts"
+)
+
+// Pool runs a call on a pooled engine, preferring one that holds affinity
+// (pool.Factory).
+type Pool interface {
+	DoLease(ctx context.Context, affinity []artifact.Digest, fn func(*pool.Lease) error) error
+}
+
+// Config configures New.
+type Config struct {
+	Params rollup.Params
+	Pool   Pool
+	Keys   *keycache.Cache
+	Logger *slog.Logger
+	// Ready, when set, is told as each stage's circuit and keys are ready.
+	Ready func(StageSetup)
+}
+
+// StageSetup is how one stage's circuit and keys were made ready.
+type StageSetup struct {
+	Stage       pipeline.Stage
+	Curve       ecc.ID
+	Constraints int
+	Compile     time.Duration
+	Setup       time.Duration // zero when the keys came from the cache
+	Cached      bool
+}
+
+type stage struct {
+	name   string
+	kind   receipts.Kind
+	ccs    artifact.Artifact
+	pk, vk artifact.Artifact
+	image  [32]byte
+}
+
+// Prover proves the rollup's stages on a pool.
+type Prover struct {
+	p      rollup.Params
+	pool   Pool
+	stages [3]stage
+	log    *slog.Logger
+}
+
+// New compiles the circuits and readies their keys (see the package doc).
+func New(ctx context.Context, cfg Config) (*Prover, []StageSetup, error) {
+	cfg.Params.EnsureDefaults()
+	if err := cfg.Params.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if cfg.Pool == nil || cfg.Keys == nil {
+		return nil, nil, errors.New("rollup prover: Pool and Keys are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	pr := &Prover{p: cfg.Params, pool: cfg.Pool, log: cfg.Logger}
+	var setups []StageSetup
+
+	ready := func(st pipeline.Stage, curve ecc.ID, compile func() (constraint.ConstraintSystem, error)) error {
+		start := time.Now()
+		cs, err := compile()
+		if err != nil {
+			return fmt.Errorf("rollup prover: compile the %s circuit: %w", st, err)
+		}
+		var buf bytes.Buffer
+		if _, err := cs.WriteTo(&buf); err != nil {
+			return fmt.Errorf("rollup prover: write the %s circuit: %w", st, err)
+		}
+		s := StageSetup{Stage: st, Curve: curve, Constraints: cs.GetNbConstraints(), Compile: time.Since(start)}
+		stg := stage{name: "rollup-" + st.String(), kind: receipts.Kind(st) + receipts.KindTx, ccs: artifact.New(buf.Bytes())}
+		id := keycache.ID{CCS: stg.ccs.Digest, Scheme: snarkclient.Groth16}
+		keys, ok, err := cfg.Keys.Get(id)
+		if err != nil {
+			cfg.Logger.Warn("cached keys unusable; running setup again", "stage", st.String(), "err", err)
+			ok = false
+		}
+		if !ok {
+			start := time.Now()
+			err := cfg.Pool.DoLease(ctx, []artifact.Digest{stg.ccs.Digest}, func(l *pool.Lease) error {
+				res, err := snarkclient.New(l.Conn).Setup(ctx, snarkclient.SetupRequest{Name: stg.name, CCS: stg.ccs, Scheme: snarkclient.Groth16})
+				if err != nil {
+					return err
+				}
+				l.Holds(res.PK.Digest, res.VK.Digest)
+				keys = keycache.Keys{PK: res.PK, VK: res.VK}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("rollup prover: setup of the %s circuit: %w", st, err)
+			}
+			s.Setup = time.Since(start)
+			if err := cfg.Keys.Put(id, keys); err != nil {
+				return err
+			}
+		}
+		s.Cached = ok
+		stg.pk, stg.vk = keys.PK, keys.VK
+		h := sha256.New()
+		h.Write([]byte("proofd/image/v1"))
+		h.Write(stg.ccs.Digest[:])
+		h.Write(stg.vk.Digest[:])
+		copy(stg.image[:], h.Sum(nil))
+		pr.stages[st] = stg
+		setups = append(setups, s)
+		if cfg.Ready != nil {
+			cfg.Ready(s)
+		}
+		cfg.Logger.Info("circuit ready", "stage", st.String(), "constraints", s.Constraints, "compile", s.Compile, "setup", s.Setup, "cached", s.Cached)
+		return nil
+	}
+	p := cfg.Params
+	if err := ready(pipeline.StageTx, ecc.BLS12_377, func() (constraint.ConstraintSystem, error) { return rollup.CompileTx(p) }); err != nil {
+		return nil, nil, err
+	}
+	txVK := groth16.NewVerifyingKey(ecc.BLS12_377)
+	if _, err := txVK.ReadFrom(bytes.NewReader(pr.stages[pipeline.StageTx].vk.Data)); err != nil {
+		return nil, nil, fmt.Errorf("rollup prover: read the tx verifying key: %w", err)
+	}
+	if err := ready(pipeline.StageBatch, ecc.BW6_761, func() (constraint.ConstraintSystem, error) { return rollup.CompileBatch(p, txVK) }); err != nil {
+		return nil, nil, err
+	}
+	if err := ready(pipeline.StageAggregate, ecc.BN254, func() (constraint.ConstraintSystem, error) { return rollup.CompileAggregate(p) }); err != nil {
+		return nil, nil, err
+	}
+	return pr, setups, nil
+}
+
+// Params are the rollup parameters the circuits were built for.
+func (pr *Prover) Params() rollup.Params { return pr.p }
+
+// VK is a stage's verifying key.
+func (pr *Prover) VK(st pipeline.Stage) artifact.Artifact { return pr.stages[st].vk }
+
+func permanent(err error) error { return fmt.Errorf("%w: %w", pipeline.ErrPermanent, err) }
+
+func decodeBlock(w pipeline.Work, payload []byte) (*rollup.Block, error) {
+	var b rollup.Block
+	if err := b.UnmarshalBinary(payload); err != nil {
+		return nil, permanent(fmt.Errorf("%s: block payload: %w", w.Job, err))
+	}
+	return &b, nil
+}
+
+func (pr *Prover) refs(w pipeline.Work) ([]rollup.BatchRef, error) {
+	refs := make([]rollup.BatchRef, 0, len(w.Inputs))
+	for _, in := range w.Inputs {
+		b, err := decodeBlock(w, in.Payload)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, rollup.BatchRef{Height: b.Height, PrevRoot: b.PrevRoot(), Root: b.Root(), Proof: in.Receipt.Proof})
+	}
+	return refs, nil
+}
+
+// Key names the job's receipt.
+func (pr *Prover) Key(w pipeline.Work) (receipts.Key, error) {
+	st := pr.stages[w.Job.Stage]
+	k := receipts.Key{Checkpoint: w.Job.Height, Block: w.Job.Block, Kind: st.kind, Image: st.image, Index: uint64(w.Job.Index)}
+	b, err := decodeBlock(w, w.Payload)
+	if err != nil {
+		return k, err
+	}
+	switch w.Job.Stage {
+	case pipeline.StageTx:
+		if w.Job.Index >= len(b.Txs) {
+			return k, permanent(fmt.Errorf("%s: the block has %d transactions", w.Job, len(b.Txs)))
+		}
+		k.Statement = rollup.TxStatement(pr.p, &b.Txs[w.Job.Index])
+	case pipeline.StageBatch:
+		k.Statement = rollup.BatchStatement(pr.p, b)
+	case pipeline.StageAggregate:
+		refs, err := pr.refs(w)
+		if err != nil {
+			return k, err
+		}
+		k.Statement = rollup.AggregateStatement(pr.p, refs)
+		k.Index = w.Job.Height // the bundle's end coordinate
+	}
+	return k, nil
+}
+
+// witness builds the job's full witness.
+func (pr *Prover) witness(w pipeline.Work) ([]byte, error) {
+	b, err := decodeBlock(w, w.Payload)
+	if err != nil {
+		return nil, err
+	}
+	var wit witness.Witness
+	switch w.Job.Stage {
+	case pipeline.StageTx:
+		wit, err = rollup.TxWitness(pr.p, &b.Txs[w.Job.Index])
+	case pipeline.StageBatch:
+		proofs := make([][]byte, len(w.Inputs))
+		for i, in := range w.Inputs {
+			proofs[i] = in.Receipt.Proof
+		}
+		wit, err = rollup.BatchWitness(pr.p, b, proofs)
+	case pipeline.StageAggregate:
+		var refs []rollup.BatchRef
+		if refs, err = pr.refs(w); err == nil {
+			wit, err = rollup.AggregateWitness(pr.p, refs)
+		}
+	}
+	if err != nil {
+		return nil, permanent(fmt.Errorf("%s: witness: %w", w.Job, err))
+	}
+	data, err := wit.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("%s: witness: %w", w.Job, err)
+	}
+	return data, nil
+}
+
+// classify marks what retrying cannot fix.
+func classify(err error) error {
+	var in *engine.InputError
+	if errors.As(err, &in) || errors.Is(err, pool.ErrPoisonRequest) {
+		return permanent(err)
+	}
+	return err
+}
+
+// Prove makes the job's proof on the pool and verifies it there.
+func (pr *Prover) Prove(ctx context.Context, w pipeline.Work, k receipts.Key) (receipts.Receipt, error) {
+	st := pr.stages[w.Job.Stage]
+	wit, err := pr.witness(w)
+	if err != nil {
+		return receipts.Receipt{}, err
+	}
+	var res *snarkclient.ProveResult
+	err = pr.pool.DoLease(ctx, []artifact.Digest{st.ccs.Digest, st.pk.Digest}, func(l *pool.Lease) (err error) {
+		res, err = snarkclient.New(l.Conn).Prove(ctx, snarkclient.ProveRequest{Name: st.name, CCS: st.ccs, PK: st.pk, Witness: wit})
+		if err == nil {
+			l.Holds(st.ccs.Digest, st.pk.Digest)
+		}
+		return err
+	})
+	if err != nil {
+		return receipts.Receipt{}, classify(fmt.Errorf("prove %s: %w", w.Job, err))
+	}
+	r := receipts.Receipt{Proof: res.Proof, Public: res.Public}
+	if err := pr.verify(ctx, st, r); err != nil {
+		return receipts.Receipt{}, fmt.Errorf("prove %s: the new proof: %w", w.Job, err)
+	}
+	return r, nil
+}
+
+// Check verifies a stored receipt on the pool.
+func (pr *Prover) Check(ctx context.Context, w pipeline.Work, _ receipts.Key, r receipts.Receipt) error {
+	return pr.verify(ctx, pr.stages[w.Job.Stage], r)
+}
+
+// VerifySettlement verifies a published aggregate (Report.Settlement).
+func (pr *Prover) VerifySettlement(ctx context.Context, in pipeline.Input) error {
+	return pr.verify(ctx, pr.stages[pipeline.StageAggregate], in.Receipt)
+}
+
+func (pr *Prover) verify(ctx context.Context, st stage, r receipts.Receipt) error {
+	var res *snarkclient.VerifyResult
+	err := pr.pool.DoLease(ctx, []artifact.Digest{st.vk.Digest}, func(l *pool.Lease) (err error) {
+		res, err = snarkclient.New(l.Conn).Verify(ctx, snarkclient.VerifyRequest{Name: st.name, VK: st.vk, Proof: r.Proof, Public: r.Public})
+		return err
+	})
+	if err != nil {
+		return classify(fmt.Errorf("verify: %w", err))
+	}
+	if !res.Valid {
+		return fmt.Errorf("%s proof does not verify: %s", st.name, res.Reason)
+	}
+	return nil
+}
