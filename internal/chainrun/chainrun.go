@@ -15,9 +15,9 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/proofd/proofd/atomicfile"
-	"github.com/proofd/proofd/internal/crashpoint"
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/examples/rollup/prover"
+	"github.com/proofd/proofd/internal/crashpoint"
 	"github.com/proofd/proofd/keycache"
 	"github.com/proofd/proofd/pipeline"
 	"github.com/proofd/proofd/pipeline/chainlog"

@@ -126,7 +126,7 @@ func (a *app) demo(ctx context.Context, f demoFlags) error {
 		// each fork is proven before the next reorg: a flip back then finds
 		// its proofs in the store instead of never having made them.
 		MaxUnsettled: 1,
-		Observe: disp.update, Setup: disp.setup, Logger: a.logger(),
+		Observe:      disp.update, Setup: disp.setup, Logger: a.logger(),
 	})
 	disp.finish()
 	if err != nil {
