@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/engine/enginetest"
 	"github.com/proofd/proofd/engine/host"
@@ -13,6 +15,7 @@ import (
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/internal/chainrun"
 	"github.com/proofd/proofd/pipeline"
+	enginev1 "github.com/proofd/proofd/proto/enginev1"
 	"github.com/proofd/proofd/snark"
 )
 
@@ -29,7 +32,7 @@ func countingPool(t *testing.T, size int) (*pool.Factory, *atomic.Int64) {
 		Start: func(ctx context.Context) (*engine.Conn, error) {
 			cfg := snark.Config(nil)
 			cfg.Hooks.CallDone = func(c host.Call) {
-				if c.Method == "/proofd.engine.v1.Engine/Prove" {
+				if c.Method == enginev1.Snark_Prove_FullMethodName && c.Code == codes.OK {
 					proves.Add(1)
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,16 +18,20 @@ import (
 func (a *app) receiptsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "receipts", Short: "inspect and prune a receipt store (docs/receipts.md)"}
 	var dataDir string
-	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "", "the store's directory (required)")
+	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "", "a node's data directory (the store is its receipts/), or the store's own directory (required)")
 	cmd.AddCommand(a.receiptsStatsCommand(&dataDir), a.receiptsGetCommand(&dataDir), a.receiptsPruneCommand(&dataDir))
 	return cmd
 }
 
 // openReceipts opens an existing store: an operator's typo must not create
-// an empty one.
+// an empty one. A node's data directory (the demo's) holds the store in
+// receipts/; a store's own directory works too.
 func openReceipts(dataDir string) (*receipts.Store, error) {
 	if dataDir == "" {
 		return nil, errors.New("--data-dir is required")
+	}
+	if st, err := os.Stat(filepath.Join(dataDir, "receipts")); err == nil && st.IsDir() {
+		dataDir = filepath.Join(dataDir, "receipts")
 	}
 	s, err := receipts.Open(dataDir, receipts.Options{MustExist: true})
 	if err != nil {
