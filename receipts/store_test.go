@@ -2,11 +2,13 @@ package receipts
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -268,6 +270,31 @@ func TestStats(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Stats() = %v, want %v", got, want)
+	}
+}
+
+func TestKeysInCheckpointOrder(t *testing.T) {
+	s := memStore(t)
+	var want []Key
+	for _, c := range []uint64{7, 2, 5} {
+		k := Key{Checkpoint: c, Kind: KindBatch}
+		if err := s.Put(context.Background(), k, Receipt{Proof: []byte{1}}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, k)
+	}
+	slices.SortFunc(want, func(a, b Key) int { return cmp.Compare(a.Checkpoint, b.Checkpoint) })
+	var got []Key
+	if err := s.Keys(func(k Key) error { got = append(got, k); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Keys = %v, want %v", got, want)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.Keys(func(Key) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("Keys after fn's error: %v after %d keys", err, n)
 	}
 }
 
