@@ -121,6 +121,9 @@ func BatchWitness(p Params, b *Block, txProofs [][]byte) (witness.Witness, error
 	if err != nil {
 		return nil, err
 	}
+	if b == nil {
+		return nil, fmt.Errorf("rollup: batch witness: nil block")
+	}
 	if len(b.Txs) != p.TxsPerBlock {
 		return nil, fmt.Errorf("rollup: batch witness: block %d has %d txs, want TxsPerBlock %d", b.Height, len(b.Txs), p.TxsPerBlock)
 	}

@@ -50,6 +50,9 @@ func TxWitness(p Params, tx *Tx) (witness.Witness, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tx == nil {
+		return nil, fmt.Errorf("rollup: tx witness: nil tx")
+	}
 	if err := tx.Check(); err != nil {
 		return nil, fmt.Errorf("rollup: tx witness: %w", err)
 	}
