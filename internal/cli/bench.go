@@ -80,7 +80,7 @@ func (a *app) benchPipelineCommand() *cobra.Command {
 			defer fac.Close(context.WithoutCancel(cmd.Context()))
 			sim := rollup.SimConfig{Params: rollup.Params{Depth: 8, TxsPerBlock: 2, BundleSize: 2}, Seed: 1, Blocks: 4, Reorgs: 1, FinalityDepth: 100}
 			if quick {
-				sim = rollup.SimConfig{Params: rollup.Params{Depth: 4, TxsPerBlock: 1, BundleSize: 2}, Seed: 1, Blocks: 2, Reorgs: 0, FinalityDepth: 100}
+				sim = rollup.SimConfig{Params: rollup.Params{Depth: 4, TxsPerBlock: 1, BundleSize: 2}, Seed: 1, Blocks: 2, Reorgs: -1, FinalityDepth: 100}
 				rounds = 1
 			}
 			rep, err := bench.Pipeline(cmd.Context(), bench.PipelineConfig{Pool: fac, Engines: engines, Sim: sim, Rounds: rounds, Progress: a.stderr})

@@ -101,6 +101,12 @@ func (a *app) demo(ctx context.Context, f demoFlags) error {
 	if err := f.sim.Params.Validate(); err != nil {
 		return err
 	}
+	switch {
+	case f.sim.Reorgs < 0:
+		return fmt.Errorf("--reorgs %d: negative", f.sim.Reorgs)
+	case f.sim.Reorgs == 0:
+		f.sim.Reorgs = -1 // rollup.SimConfig's "none"; its zero means the default
+	}
 	dir := f.dataDir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "proofd-demo-")
