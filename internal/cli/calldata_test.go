@@ -38,6 +38,9 @@ func mustInprocess(t *testing.T, args ...string) result {
 // bytes in go-ethereum's EVM; the same bytes for a tampered public witness
 // are rejected. Groth16 and PLONK.
 func TestCalldataOnChain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("proves twice and compiles two verifiers; the race run (-short) adds nothing: the EVM part runs no goroutines")
+	}
 	evmtest.Solc(t)
 	for _, tc := range []struct{ scheme, contract, setupFlag, sig string }{
 		{"groth16", "Verifier", "", "verifyProof(bytes,uint256[1])"},
