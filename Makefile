@@ -4,6 +4,10 @@ GO ?= go
 # optimism module; here a cannon that cannot be built fails the run instead of
 # skipping the comparison.
 export PROOFD_REQUIRE_CANNON ?= 1
+# The EVM tests compile gnark's exported verifiers with the pinned solc, which
+# they install themselves (scripts/install-solc.sh, needs Node and npm); here
+# a solc that cannot be installed fails the run instead of skipping them.
+export PROOFD_REQUIRE_SOLC ?= 1
 # Packages that run goroutines and processes concurrently run again under -race.
 RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./internal/childproc/... ./receipts/... ./snapshot/... ./vm/... ./pipeline/...
 
