@@ -37,4 +37,22 @@
 //     full bundle's aggregate is eventually published (or a job Failed).
 //   - Restart: a Core built from the last pruned checkpoint (Config.Base)
 //     and fed the accepted chain again finds every durable proof by Lookup.
+//
+// Run is the shell: it owns the interfaces it needs (Source, Log,
+// Receipts, Prover) and carries the core's effects out on them, I/O off
+// its loop goroutine, every core call on it. Its invariants (tested in
+// shell_test.go on a real pebble store and chain log):
+//   - An event is logged durably (Log.Append) before the core sees it, and a
+//     restart replays the log into a fresh core before taking anything new
+//     from the source: the core's state is a function of the log.
+//   - A proof is published only after Receipts.Put returned (durable), and
+//     a hit only after Prover.Check verified it; a corrupt or stale value is
+//     proved again, never served.
+//   - A prove is journaled (Log.Begin) before it starts and ended after its
+//     receipt is durable; the journal only reports (Report.Resumed), since
+//     lookups already find everything durable.
+//   - Prune moves the log's base before it deletes receipts.
+//   - The source is asked for its next event only while fewer than
+//     MaxUnsettled canonical blocks await their batch proof.
+//   - Run returns only after every goroutine it started has returned.
 package pipeline
