@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"sync/atomic"
+	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/proofd/proofd/engine/pool"
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/internal/bench"
 )
@@ -73,7 +75,9 @@ func (a *app) benchPipelineCommand() *cobra.Command {
 		Short: "the proving pipeline on a simulated chain: wall time vs the same proofs alone, engine utilization, warm replay vs cold, receipt latency",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fac, err := a.factory(engines, prometheus.NewRegistry())
+			// The engines' busy time is what the pool's calls took.
+			var busy atomic.Int64
+			fac, err := a.factoryWithHooks(engines, pool.Hooks{Call: func(d time.Duration, _ error) { busy.Add(int64(d)) }})
 			if err != nil {
 				return err
 			}
@@ -83,7 +87,7 @@ func (a *app) benchPipelineCommand() *cobra.Command {
 				sim = rollup.SimConfig{Params: rollup.Params{Depth: 4, TxsPerBlock: 1, BundleSize: 2}, Seed: 1, Blocks: 2, Reorgs: -1, FinalityDepth: 100}
 				rounds = 1
 			}
-			rep, err := bench.Pipeline(cmd.Context(), bench.PipelineConfig{Pool: fac, Engines: engines, Sim: sim, Rounds: rounds, Progress: a.stderr})
+			rep, err := bench.Pipeline(cmd.Context(), bench.PipelineConfig{Pool: fac, Engines: engines, Busy: func() time.Duration { return time.Duration(busy.Load()) }, Sim: sim, Rounds: rounds, Progress: a.stderr})
 			if err != nil {
 				return err
 			}

@@ -15,11 +15,16 @@ import (
 // factory makes an engine factory over proofd's own engine: a pool of size
 // engines (0: a fresh engine per call), with its metrics in reg.
 func (a *app) factory(size int, reg prometheus.Registerer) (*pool.Factory, error) {
-	opts, err := a.spawnOptions()
+	hooks, err := poolmetrics.Hooks(reg)
 	if err != nil {
 		return nil, err
 	}
-	hooks, err := poolmetrics.Hooks(reg)
+	return a.factoryWithHooks(size, hooks)
+}
+
+// factoryWithHooks is factory with the given hooks instead of metrics.
+func (a *app) factoryWithHooks(size int, hooks pool.Hooks) (*pool.Factory, error) {
+	opts, err := a.spawnOptions()
 	if err != nil {
 		return nil, err
 	}
