@@ -126,7 +126,7 @@ type Report struct {
 	Failed    []error
 	ProveTime [3]time.Duration // summed time in Prover.Prove, by Stage
 	Tip       Checkpoint
-	// Settlement is the last published aggregate, if any.
+	// Settlement is the highest published aggregate, if any.
 	Settlement *Input
 }
 
@@ -222,7 +222,12 @@ func (s *shell) run() (*Report, error) {
 			break
 		}
 		s.maybeFetch()
-		if s.inflight == 0 && !s.fetching && len(s.queue) == 0 {
+		if s.inflight == 0 && len(s.queue) == 0 {
+			if !s.eof {
+				// Nothing runs and ingest is held back: only jobs that can
+				// never finish are left (Unsettled counts none of those).
+				s.fail(fmt.Errorf("pipeline: stalled with %d unsettled blocks and nothing in flight", s.core.Unsettled()))
+			}
 			break // the source ended and nothing is left to do
 		}
 		select {
@@ -232,6 +237,9 @@ func (s *shell) run() (*Report, error) {
 		case <-s.ctx.Done():
 			s.fail(s.ctx.Err())
 		}
+	}
+	if err := s.ctx.Err(); err != nil {
+		s.fail(err) // stopped, even if the last call in flight ended the loop
 	}
 	s.cancel()
 	for s.inflight > 0 { // let the calls in flight return
@@ -367,7 +375,9 @@ func (s *shell) effect(e Effect) {
 	case Publish:
 		s.published[e.Job] = true
 		s.observe(Update{Published: &e.Job})
-		if e.Job.Stage == StageAggregate {
+		// Bundles may settle out of order (a later one found by lookup
+		// before an earlier one is proven): report the highest.
+		if e.Job.Stage == StageAggregate && (s.rep.Settlement == nil || e.Job.Height > s.rep.Settlement.Job.Height) {
 			in := s.held[e.Job]
 			s.rep.Settlement = &in
 		}
