@@ -10,6 +10,9 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark/backend/groth16"
+	groth16bls12377 "github.com/consensys/gnark/backend/groth16/bls12-377"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
+	groth16bw6761 "github.com/consensys/gnark/backend/groth16/bw6-761"
 	"github.com/consensys/gnark/backend/plonk"
 	"github.com/consensys/gnark/backend/witness"
 	"github.com/consensys/gnark/constraint"
@@ -285,7 +288,7 @@ func decodeVK(data []byte) (*verifier, error) {
 			if scheme == "groth16" {
 				v.groth16 = groth16.NewVerifyingKey(curve)
 				if err = readAll(v.groth16, data); err == nil {
-					v.nbPublic = v.groth16.NbPublicWitness()
+					v.nbPublic = groth16NbPublic(v.groth16)
 				}
 			} else {
 				v.plonk = plonk.NewVerifyingKey(curve)
@@ -328,4 +331,21 @@ func decodeProof(data []byte, v *verifier) (any, error) {
 		return nil, fmt.Errorf("not a %s PLONK proof: %v", CurveName(v.curve), err)
 	}
 	return p, nil
+}
+
+// groth16NbPublic is the number of public inputs a Groth16 key's proofs
+// take. gnark's NbPublicWitness counts len(K)-1, and K also holds one point
+// per commitment (its hash is a public input the verifier computes), so for
+// a circuit with commitments it overcounts.
+func groth16NbPublic(vk groth16.VerifyingKey) int {
+	n := vk.NbPublicWitness()
+	switch k := vk.(type) {
+	case *groth16bn254.VerifyingKey:
+		n -= len(k.PublicAndCommitmentCommitted)
+	case *groth16bls12377.VerifyingKey:
+		n -= len(k.PublicAndCommitmentCommitted)
+	case *groth16bw6761.VerifyingKey:
+		n -= len(k.PublicAndCommitmentCommitted)
+	}
+	return n
 }
