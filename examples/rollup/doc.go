@@ -40,11 +40,13 @@
 //   - tx ([CompileTx], BLS12-377): the transfer circuit of
 //     examples/circuits at Params.Depth. Public: OldRoot, NewRoot, Amount.
 //     Prove with [TxProverOption] so the batch circuit can verify the proof.
+//
 //   - batch ([CompileBatch], BW6-761): verifies TxsPerBlock tx proofs
 //     natively (2-chain recursion, the tx verifying key a circuit constant)
 //     and chains their roots: Txs[0].OldRoot == PrevRoot, Txs[i].NewRoot ==
 //     Txs[i+1].OldRoot, the last NewRoot == Root. Public: PrevRoot, Root,
 //     each required to be a canonical BLS12-377 scalar.
+//
 //   - aggregate ([CompileAggregate], BN254, so it can be verified on
 //     Ethereum): binds BundleSize batches. Public: StartRoot, EndRoot,
 //     Commitment. Private per batch: PrevRoot, Root, ProofDigest (sha256 of
