@@ -230,9 +230,12 @@ func printSummary(w io.Writer, s demoSummary) {
 	if s.FinalVerified {
 		verified = "verified"
 	}
-	if s.Settlement == 0 {
+	switch {
+	case s.Settlement == 0:
 		fmt.Fprintf(tw, "final aggregate\tnone (fewer blocks than a bundle)\n")
-	} else {
+	case s.Profile == prover.ProfileEVM:
+		fmt.Fprintf(tw, "final wrap\tblock %d, %s (for the Solidity verifier: proofd calldata --solidity-target)\n", s.Settlement, verified)
+	default:
 		fmt.Fprintf(tw, "final aggregate\tblocks %d..%d, %s\n", s.Settlement-uint64(s.BundleSize)+1, s.Settlement, verified)
 	}
 	fmt.Fprintf(tw, "wall\t%.1f s\n", s.WallSeconds)
