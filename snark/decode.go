@@ -52,6 +52,20 @@ type ccsHeader struct {
 	Type         constraint.SystemType
 }
 
+// headerDecMode reads the system body's header fields. The body also holds
+// arrays of one element per constraint or wire, which the header decode
+// skips; cbor's default limit of 131072 elements would refuse any circuit
+// past that size (the evm profile's wrapper has millions), so the limits
+// are gnark's own (constraint/marshal.go), which decodes the same bytes
+// next. Skipping allocates nothing, and the body is already in memory.
+var headerDecMode = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{MaxArrayElements: 2147483647, MaxMapPairs: 2147483647}.DecMode()
+	if err != nil {
+		panic(err) // constant options
+	}
+	return dm
+}()
+
 // decodeCCS reads gnark's constraint system encoding:
 //
 //	u64le system length L | u64le major | u64le minor | u64le patch
@@ -102,7 +116,7 @@ func decodeCCS(data []byte) (*circuit, error) {
 	}
 	body := sys[sum-lens[3] : sum]
 	var h ccsHeader
-	if err := cbor.Unmarshal(body, &h); err != nil {
+	if err := headerDecMode.Unmarshal(body, &h); err != nil {
 		return nil, fmt.Errorf("corrupt system body: %v", err)
 	}
 	curve, err := curveOfField(h.ScalarField)
