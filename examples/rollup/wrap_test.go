@@ -9,7 +9,9 @@ import (
 
 	"github.com/consensys/gnark/backend"
 	"github.com/consensys/gnark/backend/groth16"
+	groth16bw6761 "github.com/consensys/gnark/backend/groth16/bw6-761"
 	"github.com/consensys/gnark/backend/solidity"
+	"github.com/consensys/gnark/constraint"
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/frontend/cs/r1cs"
 )
@@ -88,14 +90,12 @@ func TestWrapWitnessErrors(t *testing.T) {
 	}
 }
 
-// TestWrapCircuit is the evm profile's chain in one test: tx proofs made for
-// BW6-761, a batch proof made for BN254, the wrapper verifying it in-circuit,
-// and the wrapper's proof made for (and checked as) gnark's Solidity
-// verifier. Heavy: PROOFD_HEAVY=1.
-func TestWrapCircuit(t *testing.T) {
-	heavy(t)
+// wrapFixture is a batch proof made for the wrapper (and one made natively)
+// and the compiled wrapper over its key.
+func wrapFixture(t *testing.T) (p Params, b *Block, ccs constraint.ConstraintSystem, forWrap, native []byte) {
+	t.Helper()
 	f := fixture(t)
-	p, b := f.p, f.block
+	p, b = f.p, f.block
 	batchCCS, err := CompileBatch(p, f.vk)
 	if err != nil {
 		t.Fatal(err)
@@ -105,11 +105,13 @@ func TestWrapCircuit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batchProof := proveVerify(t, "batch", batchCCS, bpk, bvk, bw,
+	forWrap = proveVerify(t, "batch for the wrapper", batchCCS, bpk, bvk, bw,
 		[]backend.ProverOption{BatchProverOptionForWrap()}, []backend.VerifierOption{BatchVerifierOptionForWrap()})
+	native = proveVerify(t, "batch, native", batchCCS, bpk, bvk, bw, nil, nil)
+	t.Logf("batch circuit: %d commitments", len(bvk.(*groth16bw6761.VerifyingKey).CommitmentKeys))
 
 	start := time.Now()
-	ccs, err := CompileWrap(p, bvk)
+	ccs, err = CompileWrap(p, bvk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,16 +119,53 @@ func TestWrapCircuit(t *testing.T) {
 	if n := ccs.GetNbPublicVariables() - 1; n != 2 {
 		t.Fatalf("wrap circuit has %d public inputs, want 2", n)
 	}
-	// The batch proof does not hold for other roots.
+	return p, b, ccs, forWrap, native
+}
+
+// TestWrapCircuitSolves: the wrapper is satisfied by the block's batch proof
+// made for it, and not for other roots, nor (when the batch circuit
+// commits) by the same batch proof made natively, whose commitment hash is
+// not the one the in-circuit verifier computes. Heavy (compile and solve,
+// no setup): PROOFD_HEAVY=1.
+func TestWrapCircuitSolves(t *testing.T) {
+	heavy(t)
+	p, b, ccs, forWrap, native := wrapFixture(t)
+	solved := func(name string, blk *Block, proof []byte) bool {
+		t.Helper()
+		w, err := WrapWitness(p, blk, proof)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		start := time.Now()
+		err = ccs.IsSolved(w)
+		t.Logf("%s: solved %v in %v (%v)", name, err == nil, time.Since(start).Round(time.Millisecond), err)
+		return err == nil
+	}
+	if !solved("the block's batch proof", b, forWrap) {
+		t.Fatal("the wrapper rejects a valid batch proof made for it")
+	}
 	other := *b
 	other.Txs = append([]Tx(nil), b.Txs...)
 	other.Txs[0].OldRoot = b.Root()
-	if w, err := WrapWitness(p, &other, batchProof); err != nil {
-		t.Fatal(err)
-	} else if ccs.IsSolved(w) == nil {
-		t.Fatal("a batch proof satisfies the wrapper for another PrevRoot")
+	if solved("another PrevRoot", &other, forWrap) {
+		t.Error("a batch proof satisfies the wrapper for another PrevRoot")
 	}
-	w, err := WrapWitness(p, b, batchProof)
+	if proof, err := decodeProof(BatchCurve, native); err != nil {
+		t.Fatal(err)
+	} else if len(proof.(*groth16bw6761.Proof).Commitments) > 0 {
+		if solved("the batch proof made natively", b, native) {
+			t.Error("a natively made batch proof (default hash-to-field) satisfies the wrapper")
+		}
+	}
+}
+
+// TestWrapCircuit proves the wrapper and checks the proof as gnark's
+// Solidity verifier would. Heavy (a setup of millions of constraints):
+// PROOFD_HEAVY=1.
+func TestWrapCircuit(t *testing.T) {
+	heavy(t)
+	p, b, ccs, forWrap, _ := wrapFixture(t)
+	w, err := WrapWitness(p, b, forWrap)
 	if err != nil {
 		t.Fatal(err)
 	}
