@@ -44,23 +44,41 @@ func Selector(signature string) [4]byte {
 }
 
 // ErrCommitments refuses Groth16 proofs with Pedersen commitments (circuits
-// that use api.Commit, or gnark gadgets built on it). The exported contract
-// hashes the commitment to a field element with keccak256, while proofd
-// proves with gnark's default hash-to-field, so such a proof can never
-// verify on chain: the calldata would only waste gas.
+// that use api.Commit, or gnark gadgets built on it) unless the caller says
+// the proof was made for the Solidity target. The exported contract hashes
+// each commitment to a field element with keccak256; a proof made with
+// gnark's default hash-to-field (proofd prove without --target solidity)
+// can never verify on chain, and nothing in the proof says which hash it
+// was made with, so the calldata would only waste gas.
 var ErrCommitments = errors.New("the Groth16 proof has Pedersen commitments (the circuit uses api.Commit): " +
-	"gnark's Solidity verifier hashes them with keccak256 but proofd proves with gnark's default hash-to-field, " +
-	"so the contract would reject it")
+	"gnark's Solidity verifier hashes them with keccak256, so it accepts only proofs made for the solidity target " +
+	"(proofd prove --target solidity); if this one was, say so (proofd calldata --solidity-target)")
 
 // Groth16Calldata is the call to gnark's exported Groth16 verifier that
 // verifies proof for public: selector of Groth16Signature(n), then the ABI
-// encoding of (bytes proof, uint256[n] input).
+// encoding of (bytes proof, uint256[n] input). Proofs with commitments are
+// refused (ErrCommitments): use Groth16SolidityCalldata for those made for
+// the Solidity target.
 func Groth16Calldata(proof groth16.Proof, public witness.Witness) ([]byte, error) {
+	return groth16Calldata(proof, public, false)
+}
+
+// Groth16SolidityCalldata is Groth16Calldata for a proof the caller knows
+// was made for the Solidity target (gnark's
+// solidity.WithProverTargetSolidityVerifier, proofd prove --target
+// solidity): proofs with commitments are encoded too, the commitments and
+// their proof of knowledge after A, B, C as MarshalSolidity lays them out.
+// For a proof without commitments it is Groth16Calldata.
+func Groth16SolidityCalldata(proof groth16.Proof, public witness.Witness) ([]byte, error) {
+	return groth16Calldata(proof, public, true)
+}
+
+func groth16Calldata(proof groth16.Proof, public witness.Witness, solidityTarget bool) ([]byte, error) {
 	p, ok := proof.(*groth16bn254.Proof)
 	if !ok {
 		return nil, fmt.Errorf("a %s Groth16 proof: Solidity verifiers exist for bn254 only", curveName(proof.CurveID()))
 	}
-	if len(p.Commitments) > 0 {
+	if len(p.Commitments) > 0 && !solidityTarget {
 		return nil, ErrCommitments
 	}
 	inputs, err := publicInputs(public)

@@ -82,7 +82,7 @@ func DecodeVK(data []byte) (*VerifyingKey, error) {
 	gerr := readAll(g, data)
 	if gerr == nil {
 		vk := g.(*groth16bn254.VerifyingKey)
-		return &VerifyingKey{Scheme: Groth16, NbPublic: vk.NbPublicWitness(), Commitments: len(vk.PublicAndCommitmentCommitted)}, nil
+		return &VerifyingKey{Scheme: Groth16, NbPublic: vk.NbPublicWitness() - len(vk.PublicAndCommitmentCommitted), Commitments: len(vk.PublicAndCommitmentCommitted)}, nil
 	}
 	p := plonk.NewVerifyingKey(ecc.BN254)
 	if readAll(p, data) == nil {
@@ -152,12 +152,28 @@ type Call struct {
 	Data      []byte // selector and ABI-encoded arguments
 }
 
+// Options change what Calldata accepts.
+type Options struct {
+	// SolidityTarget says the proof was made for the Solidity target
+	// (proofd prove --target solidity), so Groth16 proofs with commitments
+	// are encoded instead of refused with ErrCommitments. The bytes cannot
+	// tell: a proof made for another target encodes alike and the contract
+	// rejects it.
+	SolidityTarget bool
+}
+
 // Calldata decodes a proof and a public witness as proofd prove writes them
 // and encodes the call that verifies them on gnark's exported Solidity
 // verifier for their scheme. vk, if not nil, is the verifying key the
 // contract was exported from: the proof's scheme and the witness's size are
-// checked against it. Errors are *InputError naming the bad input.
+// checked against it. Errors are *InputError naming the bad input. Groth16
+// proofs with commitments are refused (ErrCommitments); see CalldataWith.
 func Calldata(proof, public, vk []byte) (*Call, error) {
+	return CalldataWith(proof, public, vk, Options{})
+}
+
+// CalldataWith is Calldata with options.
+func CalldataWith(proof, public, vk []byte, opt Options) (*Call, error) {
 	p, err := DecodeProof(proof)
 	if err != nil {
 		return nil, &InputError{"proof", err}
@@ -175,7 +191,7 @@ func Calldata(proof, public, vk []byte) (*Call, error) {
 		if k.Scheme != p.Scheme {
 			return nil, &InputError{"proof", fmt.Errorf("a %s proof, but the verifying key is for %s", p.Scheme, k.Scheme)}
 		}
-		if k.Scheme == Groth16 && k.Commitments > 0 {
+		if k.Scheme == Groth16 && k.Commitments > 0 && !opt.SolidityTarget {
 			return nil, &InputError{"vk", ErrCommitments}
 		}
 		if k.NbPublic != n {
@@ -185,7 +201,7 @@ func Calldata(proof, public, vk []byte) (*Call, error) {
 	c := &Call{Scheme: p.Scheme, NbPublic: n}
 	if p.Scheme == Groth16 {
 		c.Signature = Groth16Signature(n)
-		c.Data, err = Groth16Calldata(p.Groth16, w)
+		c.Data, err = groth16Calldata(p.Groth16, w, opt.SolidityTarget)
 	} else {
 		c.Signature = PlonkSignature
 		c.Data, err = PlonkCalldata(p.Plonk, w)

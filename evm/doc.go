@@ -12,6 +12,8 @@
 //
 // The proof bytes are gnark's MarshalSolidity: uncompressed points in the
 // order the precompiles take them. Groth16 proofs with Pedersen commitments
-// are refused (ErrCommitments). Package evmtest compiles the exported
+// are refused (ErrCommitments) unless the caller says they were made for the
+// Solidity target (Options.SolidityTarget, Groth16SolidityCalldata), whose
+// keccak256 hash-to-field the contract uses. Package evmtest compiles the exported
 // contracts with the real solc and runs them in go-ethereum's EVM.
 package evm

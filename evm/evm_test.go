@@ -2,19 +2,23 @@ package evm_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/big"
 	"strings"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend"
 	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/backend/plonk"
+	"github.com/consensys/gnark/backend/solidity"
 	"github.com/consensys/gnark/backend/witness"
 	"github.com/consensys/gnark/constraint"
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/frontend/cs/r1cs"
 	"github.com/consensys/gnark/frontend/cs/scs"
+	"github.com/consensys/gnark/std/rangecheck"
 	"github.com/consensys/gnark/test/unsafekzg"
 
 	"github.com/proofd/proofd/evm"
@@ -312,4 +316,74 @@ func marshal(t testing.TB, w witness.Witness) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// rangeChecked commits (gnark's rangecheck gadget calls api.Commit), so its
+// Groth16 keys and proofs carry one Pedersen commitment.
+type rangeChecked struct {
+	X frontend.Variable
+	Y frontend.Variable `gnark:",public"`
+}
+
+func (c *rangeChecked) Define(api frontend.API) error {
+	rangecheck.New(api).Check(c.X, 16)
+	api.AssertIsEqual(api.Mul(c.X, 3), c.Y)
+	return nil
+}
+
+// TestCommitmentsNeedTheSolidityTarget: Calldata refuses a Groth16 proof
+// with commitments (ErrCommitments, naming the proof, or the vk when given);
+// with Options.SolidityTarget it encodes it as Groth16SolidityCalldata does,
+// the proof being MarshalSolidity's 256 + 64·(1+1) bytes; the key's public
+// input count does not include the commitment.
+func TestCommitmentsNeedTheSolidityTarget(t *testing.T) {
+	cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, &rangeChecked{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, vk, err := groth16.Setup(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := frontend.NewWitness(&rangeChecked{X: 7, Y: 21}, ecc.BN254.ScalarField())
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, _ := full.Public()
+	proof, err := groth16.Prove(cs, pk, full, solidity.WithProverTargetSolidityVerifier(backend.GROTH16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := evm.DecodeVK(encode(t, vk))
+	if err != nil || k.NbPublic != 1 || k.Commitments != 1 {
+		t.Fatalf("DecodeVK: %+v, %v; want 1 public input and 1 commitment", k, err)
+	}
+	if _, err := evm.Groth16Calldata(proof, public); !errors.Is(err, evm.ErrCommitments) {
+		t.Errorf("Groth16Calldata: %v, want ErrCommitments", err)
+	}
+	for _, key := range []struct {
+		vk    []byte
+		input string
+	}{{nil, "proof"}, {encode(t, vk), "vk"}} {
+		_, err := evm.Calldata(encode(t, proof), marshal(t, public), key.vk)
+		var ie *evm.InputError
+		if !errors.As(err, &ie) || ie.Input != key.input || !errors.Is(err, evm.ErrCommitments) {
+			t.Errorf("Calldata (vk %v): %v, want ErrCommitments naming %s", key.vk != nil, err, key.input)
+		}
+	}
+	want, err := evm.Groth16SolidityCalldata(proof, public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := evm.CalldataWith(encode(t, proof), marshal(t, public), encode(t, vk), evm.Options{SolidityTarget: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(call.Data, want) || call.Signature != "verifyProof(bytes,uint256[1])" {
+		t.Fatalf("CalldataWith: %s, %d bytes; want Groth16SolidityCalldata's %d", call.Signature, len(call.Data), len(want))
+	}
+	// selector, offset, 1 input, length, 384 bytes of proof.
+	if n := len(call.Data); n != 4+32+32+32+384 {
+		t.Errorf("calldata of %d bytes, want %d", n, 4+32+32+32+384)
+	}
 }

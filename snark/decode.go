@@ -10,6 +10,9 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark/backend/groth16"
+	groth16bls12377 "github.com/consensys/gnark/backend/groth16/bls12-377"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
+	groth16bw6761 "github.com/consensys/gnark/backend/groth16/bw6-761"
 	"github.com/consensys/gnark/backend/plonk"
 	"github.com/consensys/gnark/backend/witness"
 	"github.com/consensys/gnark/constraint"
@@ -48,6 +51,20 @@ type ccsHeader struct {
 	ScalarField  string
 	Type         constraint.SystemType
 }
+
+// headerDecMode reads the system body's header fields. The body also holds
+// arrays of one element per constraint or wire, which the header decode
+// skips; cbor's default limit of 131072 elements would refuse any circuit
+// past that size (the evm profile's wrapper has millions), so the limits
+// are gnark's own (constraint/marshal.go), which decodes the same bytes
+// next. Skipping allocates nothing, and the body is already in memory.
+var headerDecMode = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{MaxArrayElements: 2147483647, MaxMapPairs: 2147483647}.DecMode()
+	if err != nil {
+		panic(err) // constant options
+	}
+	return dm
+}()
 
 // decodeCCS reads gnark's constraint system encoding:
 //
@@ -99,7 +116,7 @@ func decodeCCS(data []byte) (*circuit, error) {
 	}
 	body := sys[sum-lens[3] : sum]
 	var h ccsHeader
-	if err := cbor.Unmarshal(body, &h); err != nil {
+	if err := headerDecMode.Unmarshal(body, &h); err != nil {
 		return nil, fmt.Errorf("corrupt system body: %v", err)
 	}
 	curve, err := curveOfField(h.ScalarField)
@@ -285,7 +302,7 @@ func decodeVK(data []byte) (*verifier, error) {
 			if scheme == "groth16" {
 				v.groth16 = groth16.NewVerifyingKey(curve)
 				if err = readAll(v.groth16, data); err == nil {
-					v.nbPublic = v.groth16.NbPublicWitness()
+					v.nbPublic = groth16NbPublic(v.groth16)
 				}
 			} else {
 				v.plonk = plonk.NewVerifyingKey(curve)
@@ -328,4 +345,21 @@ func decodeProof(data []byte, v *verifier) (any, error) {
 		return nil, fmt.Errorf("not a %s PLONK proof: %v", CurveName(v.curve), err)
 	}
 	return p, nil
+}
+
+// groth16NbPublic is the number of public inputs a Groth16 key's proofs
+// take. gnark's NbPublicWitness counts len(K)-1, and K also holds one point
+// per commitment (its hash is a public input the verifier computes), so for
+// a circuit with commitments it overcounts.
+func groth16NbPublic(vk groth16.VerifyingKey) int {
+	n := vk.NbPublicWitness()
+	switch k := vk.(type) {
+	case *groth16bn254.VerifyingKey:
+		n -= len(k.PublicAndCommitmentCommitted)
+	case *groth16bls12377.VerifyingKey:
+		n -= len(k.PublicAndCommitmentCommitted)
+	case *groth16bw6761.VerifyingKey:
+		n -= len(k.PublicAndCommitmentCommitted)
+	}
+	return n
 }

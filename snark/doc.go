@@ -18,4 +18,9 @@
 //     uses every core for one proof, and gnark's stage timings are read from
 //     its process-wide logger, which must not interleave two proofs.
 //   - gnark's logger never writes to stdout (the announce line's channel).
+//   - Prove and Verify apply the request's proof target (target.go): the
+//     hash-to-field options of gnark's Solidity verifier or of an
+//     in-circuit verifier on BN254 or BW6-761. A target that does not fit
+//     the key's scheme and curve is a BadInput naming "target", checked
+//     before any proving work.
 package snark

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend"
 	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/backend/plonk"
 	"github.com/consensys/gnark/backend/witness"
@@ -247,6 +248,10 @@ func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*engine
 		return nil, host.BadInput("pk", fmt.Sprintf("the proving key is for %s, the circuit for %s", CurveName(p.groth16.CurveID()), CurveName(c.curve)))
 	}
 	sw.lap("load_pk")
+	popts, _, err := targetOptions(req.GetTarget(), c.scheme, c.curve)
+	if err != nil {
+		return nil, host.BadInput("target", err.Error())
+	}
 	w, err := decodeWitness(req.GetWitness(), c.curve, c.nbPublic(), c.cs.GetNbSecretVariables())
 	if err != nil {
 		return nil, host.BadInput("witness", err.Error())
@@ -263,7 +268,7 @@ func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*engine
 	sw.lap("queue")
 	gnarkLog.take("prover done")
 	start := time.Now()
-	proof, err := proveGuarded(c, p, w)
+	proof, err := proveGuarded(c, p, w, popts)
 	if err != nil {
 		return nil, host.BadInput("witness", err.Error())
 	}
@@ -294,7 +299,7 @@ func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*engine
 }
 
 // proveGuarded calls gnark's prover; a mismatched key can make it panic.
-func proveGuarded(c *circuit, p *prover, w witness.Witness) (proof io.WriterTo, err error) {
+func proveGuarded(c *circuit, p *prover, w witness.Witness, opts []backend.ProverOption) (proof io.WriterTo, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("prover failed (is the proving key for this circuit?): %v", r)
@@ -304,12 +309,12 @@ func proveGuarded(c *circuit, p *prover, w witness.Witness) (proof io.WriterTo, 
 		if p.groth16 == nil {
 			return nil, fmt.Errorf("the proving key is not a Groth16 key")
 		}
-		return groth16.Prove(c.cs, p.groth16, w)
+		return groth16.Prove(c.cs, p.groth16, w, opts...)
 	}
 	if p.plonk == nil {
 		return nil, fmt.Errorf("the proving key is not a PLONK key")
 	}
-	return plonk.Prove(c.cs, p.plonk, w)
+	return plonk.Prove(c.cs, p.plonk, w, opts...)
 }
 
 func (s *server) Verify(ctx context.Context, req *enginev1.VerifyRequest) (*enginev1.VerifyResponse, error) {
@@ -326,6 +331,10 @@ func (s *server) Verify(ctx context.Context, req *enginev1.VerifyRequest) (*engi
 		return nil, err
 	}
 	sw.lap("load_vk")
+	_, vopts, err := targetOptions(req.GetTarget(), v.scheme, v.curve)
+	if err != nil {
+		return nil, host.BadInput("target", err.Error())
+	}
 	pub, err := decodeWitness(req.GetPublicWitness(), v.curve, v.nbPublic, -1)
 	if err != nil {
 		return nil, host.BadInput("public", err.Error())
@@ -338,9 +347,9 @@ func (s *server) Verify(ctx context.Context, req *enginev1.VerifyRequest) (*engi
 		return &enginev1.VerifyResponse{Valid: false, Reason: "proof does not decode: " + err.Error(), Timings: sw.timings}, nil
 	}
 	if v.scheme == "groth16" {
-		err = groth16.Verify(proof.(groth16.Proof), v.groth16, pub)
+		err = groth16.Verify(proof.(groth16.Proof), v.groth16, pub, vopts...)
 	} else {
-		err = plonk.Verify(proof.(plonk.Proof), v.plonk, pub)
+		err = plonk.Verify(proof.(plonk.Proof), v.plonk, pub, vopts...)
 	}
 	sw.lap("verify")
 	if err != nil {

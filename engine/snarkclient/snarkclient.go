@@ -122,12 +122,48 @@ func (c *Client) setupResult(ctx context.Context, resp *enginev1.SetupResponse) 
 	return &SetupResult{PK: pk, VK: vk, Timings: engine.Timings(resp.GetTimings()), Warnings: resp.GetWarnings()}, nil
 }
 
+// Proof targets: where a proof will be verified (enginev1.ProofTarget). A
+// proof made for one target verifies only for that target when its circuit
+// has commitments, so Prove and Verify take the same one.
+const (
+	TargetNative   = ""         // natively (gnark's Verify); also spelled "native"
+	TargetSolidity = "solidity" // gnark's exported Solidity verifier (bn254)
+	TargetBN254    = "bn254"    // in-circuit, by a BN254 circuit
+	TargetBW6761   = "bw6-761"  // in-circuit, by a BW6-761 circuit
+)
+
+// TargetToProto maps a target name to the protocol's enum.
+func TargetToProto(t string) (enginev1.ProofTarget, error) {
+	switch t {
+	case TargetNative, "native":
+		return enginev1.ProofTarget_PROOF_TARGET_NATIVE, nil
+	case TargetSolidity:
+		return enginev1.ProofTarget_PROOF_TARGET_SOLIDITY, nil
+	case TargetBN254:
+		return enginev1.ProofTarget_PROOF_TARGET_IN_BN254, nil
+	case TargetBW6761:
+		return enginev1.ProofTarget_PROOF_TARGET_IN_BW6_761, nil
+	}
+	return 0, fmt.Errorf("target %q: want native (or empty), %s, %s or %s", t, TargetSolidity, TargetBN254, TargetBW6761)
+}
+
+// targetArgs are a recording's command-line flags for a target.
+func targetArgs(t string) []string {
+	if t == TargetNative || t == "native" {
+		return nil
+	}
+	return []string{"--target", t}
+}
+
 // ProveRequest proves a full witness with a proving key.
 type ProveRequest struct {
 	Name    string
 	CCS     artifact.Artifact
 	PK      artifact.Artifact
 	Witness []byte
+	// Target is where the proof will be verified: TargetNative (the
+	// default), TargetSolidity, TargetBN254 or TargetBW6761.
+	Target string
 }
 
 // ProveResult is the proof and the public witness it proves.
@@ -139,15 +175,20 @@ type ProveResult struct {
 
 // Prove makes a proof.
 func (c *Client) Prove(ctx context.Context, req ProveRequest) (*ProveResult, error) {
+	target, err := TargetToProto(req.Target)
+	if err != nil {
+		return nil, &engine.InputError{Op: "prove", Input: "target", Reason: err.Error()}
+	}
 	rc, err := c.conn.Record("prove", engine.NameOr(req.Name, req.CCS), []debugrec.File{
 		{Name: "circuit.ccs", Data: req.CCS.Data}, {Name: "pk.bin", Data: req.PK.Data}, {Name: "witness.wtns", Data: req.Witness},
-	}, []string{"prove", "--ccs", "circuit.ccs", "--pk", "pk.bin", "--witness", "witness.wtns", "--proof", "replay/proof.bin", "--public", "replay/public.wtns"})
+	}, append([]string{"prove", "--ccs", "circuit.ccs", "--pk", "pk.bin", "--witness", "witness.wtns", "--proof", "replay/proof.bin", "--public", "replay/public.wtns"},
+		targetArgs(req.Target)...))
 	if err != nil {
 		return nil, err
 	}
 	var resp *enginev1.ProveResponse
 	err = c.conn.WithArtifacts(ctx, "prove", []artifact.Artifact{req.CCS, req.PK}, func() (err error) {
-		resp, err = c.rpc.Prove(ctx, &enginev1.ProveRequest{Ccs: req.CCS.Digest[:], Pk: req.PK.Digest[:], Witness: req.Witness})
+		resp, err = c.rpc.Prove(ctx, &enginev1.ProveRequest{Ccs: req.CCS.Digest[:], Pk: req.PK.Digest[:], Witness: req.Witness, Target: target})
 		return err
 	})
 	var res *ProveResult
@@ -165,6 +206,8 @@ type VerifyRequest struct {
 	VK     artifact.Artifact
 	Proof  []byte
 	Public []byte
+	// Target is the one the proof was made for (ProveRequest.Target).
+	Target string
 }
 
 // VerifyResult says whether the proof holds, and if not, why.
@@ -177,15 +220,19 @@ type VerifyResult struct {
 // Verify checks a proof. An invalid proof is a result, not an error; an
 // error means the inputs could not be read or the engine failed.
 func (c *Client) Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
+	target, err := TargetToProto(req.Target)
+	if err != nil {
+		return nil, &engine.InputError{Op: "verify", Input: "target", Reason: err.Error()}
+	}
 	rc, err := c.conn.Record("verify", engine.NameOr(req.Name, req.VK), []debugrec.File{
 		{Name: "vk.bin", Data: req.VK.Data}, {Name: "proof.bin", Data: req.Proof}, {Name: "public.wtns", Data: req.Public},
-	}, []string{"verify", "--vk", "vk.bin", "--proof", "proof.bin", "--public", "public.wtns"})
+	}, append([]string{"verify", "--vk", "vk.bin", "--proof", "proof.bin", "--public", "public.wtns"}, targetArgs(req.Target)...))
 	if err != nil {
 		return nil, err
 	}
 	var resp *enginev1.VerifyResponse
 	err = c.conn.WithArtifacts(ctx, "verify", []artifact.Artifact{req.VK}, func() (err error) {
-		resp, err = c.rpc.Verify(ctx, &enginev1.VerifyRequest{Vk: req.VK.Digest[:], Proof: req.Proof, PublicWitness: req.Public})
+		resp, err = c.rpc.Verify(ctx, &enginev1.VerifyRequest{Vk: req.VK.Digest[:], Proof: req.Proof, PublicWitness: req.Public, Target: target})
 		return err
 	})
 	var res *VerifyResult

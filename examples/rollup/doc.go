@@ -40,11 +40,13 @@
 //   - tx ([CompileTx], BLS12-377): the transfer circuit of
 //     examples/circuits at Params.Depth. Public: OldRoot, NewRoot, Amount.
 //     Prove with [TxProverOption] so the batch circuit can verify the proof.
+//
 //   - batch ([CompileBatch], BW6-761): verifies TxsPerBlock tx proofs
 //     natively (2-chain recursion, the tx verifying key a circuit constant)
 //     and chains their roots: Txs[0].OldRoot == PrevRoot, Txs[i].NewRoot ==
 //     Txs[i+1].OldRoot, the last NewRoot == Root. Public: PrevRoot, Root,
 //     each required to be a canonical BLS12-377 scalar.
+//
 //   - aggregate ([CompileAggregate], BN254, so it can be verified on
 //     Ethereum): binds BundleSize batches. Public: StartRoot, EndRoot,
 //     Commitment. Private per batch: PrevRoot, Root, ProofDigest (sha256 of
@@ -52,6 +54,21 @@
 //     Constraints: StartRoot == PrevRoot_0, Root_i == PrevRoot_{i+1},
 //     Root_last == EndRoot, Commitment == MiMC-BN254(PrevRoot_0, Root_0,
 //     ProofDigest_0, PrevRoot_1, ...) ([AggregateCommitment]).
+//
+//   - wrap ([CompileWrap], BN254; the evm profile's last stage instead of
+//     the aggregate): verifies ONE batch proof in-circuit, the BW6-761
+//     pairing emulated in BN254's scalar field (std/recursion/groth16 with
+//     sw_bw6761), the batch verifying key a circuit constant. Public:
+//     PrevRoot, Root, each required to be a canonical BLS12-377 scalar and
+//     passed to the batch verifier as BW6-761 scalars. Batch proofs it
+//     verifies are made with [BatchProverOptionForWrap]; its own proofs for
+//     gnark's Solidity verifier (commitments hashed with keccak256).
+//
+// What a wrap proof alone proves: that a batch proof exists, valid under the
+// batch verifying key fixed in the wrap circuit, for (PrevRoot, Root); so,
+// through the tx verifying key fixed in the batch circuit, that TxsPerBlock
+// valid transfers take the state from PrevRoot to Root. It binds no height
+// and no block hash: they are in its statement digest only.
 //
 // What an aggregate proof alone proves: a verifier of the aggregate proof
 // alone is convinced only that the prover knows a sequence of BundleSize

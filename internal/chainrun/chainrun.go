@@ -26,7 +26,11 @@ import (
 
 // Config configures Run.
 type Config struct {
-	Sim     rollup.SimConfig
+	Sim rollup.SimConfig
+	// Profile is the prover's (prover.ProfileDefault, the default, or
+	// prover.ProfileEVM, which needs Sim.BundleSize 1). It is part of the
+	// data directory's identity.
+	Profile string
 	DataDir string
 	Pool    prover.Pool
 	// MaxProving is how many proofs run at once: the pool's size.
@@ -65,11 +69,17 @@ type identity struct {
 	Depth         int   `json:"depth"`
 	TxsPerBlock   int   `json:"txs_per_block"`
 	BundleSize    int   `json:"bundle_size"`
+	// Profile is empty for the default profile, so data directories made
+	// before profiles existed keep their identity.
+	Profile string `json:"profile,omitempty"`
 }
 
-func identityOf(s rollup.SimConfig) identity {
+func identityOf(s rollup.SimConfig, profile string) identity {
+	if profile == prover.ProfileDefault {
+		profile = ""
+	}
 	return identity{Seed: s.Seed, Blocks: s.Blocks, Reorgs: s.Reorgs, FinalityDepth: s.FinalityDepth,
-		Depth: s.Depth, TxsPerBlock: s.TxsPerBlock, BundleSize: s.BundleSize}
+		Depth: s.Depth, TxsPerBlock: s.TxsPerBlock, BundleSize: s.BundleSize, Profile: profile}
 }
 
 // claim records the chain the data directory follows, or checks it is the
@@ -139,12 +149,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
+	if err := prover.CheckProfile(cfg.Profile, cfg.Sim.Params); err != nil {
+		return nil, err
+	}
 	evs, err := rollup.Simulate(cfg.Sim)
 	if err != nil {
 		return nil, err
 	}
 	// Simulate fills its defaults into a copy; record what it ran.
-	if err := claim(cfg.DataDir, identityOf(cfg.Sim)); err != nil {
+	if err := claim(cfg.DataDir, identityOf(cfg.Sim, cfg.Profile)); err != nil {
 		return nil, err
 	}
 	events, err := Events(evs)
@@ -166,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer log.Close()
 
-	pr, setups, err := prover.New(ctx, prover.Config{Params: cfg.Sim.Params, Pool: cfg.Pool, Keys: keys, Logger: cfg.Logger, Ready: cfg.Setup})
+	pr, setups, err := prover.New(ctx, prover.Config{Params: cfg.Sim.Params, Profile: cfg.Profile, Pool: cfg.Pool, Keys: keys, Logger: cfg.Logger, Ready: cfg.Setup})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,9 @@ package chainrun_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/proofd/proofd/engine/host"
 	"github.com/proofd/proofd/engine/pool"
 	"github.com/proofd/proofd/examples/rollup"
+	"github.com/proofd/proofd/examples/rollup/prover"
 	"github.com/proofd/proofd/internal/chainrun"
 	"github.com/proofd/proofd/pipeline"
 	enginev1 "github.com/proofd/proofd/proto/enginev1"
@@ -153,4 +157,29 @@ func TestDataDirRefusesAnotherChain(t *testing.T) {
 		t.Fatal("a data directory of seed 1 accepted the chain of seed 2")
 	}
 	t.Log(err)
+}
+
+// TestDataDirRecordsProfile: the profile is part of the data directory's
+// identity (a default-profile directory refuses the evm profile), and the
+// evm profile's bundle size is checked before the directory is claimed.
+func TestDataDirRecordsProfile(t *testing.T) {
+	f, _ := countingPool(t, 1)
+	sim := smallSim(1)
+	sim.BundleSize = 1
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // claim the directory, then stop before any setup
+	chainrun.Run(ctx, chainrun.Config{Sim: sim, DataDir: dir, Pool: f})
+	_, err := chainrun.Run(context.Background(), chainrun.Config{Sim: sim, Profile: prover.ProfileEVM, DataDir: dir, Pool: f})
+	if err == nil || !strings.Contains(err.Error(), "another chain") {
+		t.Fatalf("a default-profile data directory, evm profile: %v", err)
+	}
+	other := t.TempDir()
+	_, err = chainrun.Run(context.Background(), chainrun.Config{Sim: smallSim(1), Profile: prover.ProfileEVM, DataDir: other, Pool: f})
+	if err == nil || !strings.Contains(err.Error(), "BundleSize must be 1") {
+		t.Fatalf("evm profile, bundle size 2: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(other, "chain.json")); !os.IsNotExist(err) {
+		t.Errorf("a refused profile claimed the directory (%v)", err)
+	}
 }

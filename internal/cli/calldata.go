@@ -13,17 +13,19 @@ import (
 
 func (a *app) calldataCommand() *cobra.Command {
 	var proofPath, publicPath, vkPath, out string
-	var asHex bool
+	var asHex, solidityTarget bool
 	cmd := &cobra.Command{
-		Use:   "calldata --proof F --public F --out F [--vk F] [--hex]",
+		Use:   "calldata --proof F --public F --out F [--vk F] [--hex] [--solidity-target]",
 		Short: "encode a bn254 proof as a call to the verifier `proofd solidity` exports",
 		Long: "calldata writes the transaction data (4-byte selector and ABI-encoded arguments) that\n" +
 			"verifies a bn254 proof on the Solidity verifier `proofd solidity` exports for its key:\n" +
 			"verifyProof(bytes,uint256[N]) for Groth16 (reverts unless valid), Verify(bytes,uint256[])\n" +
 			"for PLONK (returns true if valid). The scheme is read from the proof; with --vk the proof's\n" +
 			"scheme and the number of public inputs are checked against the key. Groth16 proofs with\n" +
-			"Pedersen commitments are refused: the exported contract cannot verify proofd's. The proof\n" +
-			"is not verified here; use proofd verify.",
+			"Pedersen commitments are refused unless --solidity-target says the proof was made with\n" +
+			"proofd prove --target solidity: the contract hashes commitments with keccak256, and the\n" +
+			"proof's bytes do not say which hash it was made with. The proof is not verified here;\n" +
+			"use proofd verify --target solidity.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -45,7 +47,7 @@ func (a *app) calldataCommand() *cobra.Command {
 				}
 				in["vk"] = vkPath
 			}
-			call, err := evm.Calldata(proof, pub, vk)
+			call, err := evm.CalldataWith(proof, pub, vk, evm.Options{SolidityTarget: solidityTarget})
 			if err != nil {
 				var ie *evm.InputError
 				if errors.As(err, &ie) {
@@ -71,5 +73,6 @@ func (a *app) calldataCommand() *cobra.Command {
 	f.StringVar(&vkPath, "vk", "", "verifying key the contract was exported from (optional: checks scheme and input count)")
 	f.StringVar(&out, "out", "", "where to write the calldata")
 	f.BoolVar(&asHex, "hex", false, "write 0x-prefixed hex and a newline instead of raw bytes")
+	f.BoolVar(&solidityTarget, "solidity-target", false, "the proof was made with proofd prove --target solidity: encode Groth16 proofs with commitments too")
 	return cmd
 }

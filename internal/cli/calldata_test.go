@@ -9,8 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/frontend/cs/r1cs"
+	"github.com/consensys/gnark/std/rangecheck"
 	"github.com/ethereum/go-ethereum/accounts/abi"
 
+	"github.com/proofd/proofd/evm"
 	"github.com/proofd/proofd/evm/evmtest"
 	"github.com/proofd/proofd/internal/cli"
 )
@@ -125,8 +130,21 @@ func TestCalldataErrors(t *testing.T) {
 	mustInprocess(t, "setup", "--ccs", filepath.Join(n, "circuit.ccs"), "--scheme", "plonk", "--dev-srs", "--pk", filepath.Join(n, "pk"), "--vk", p("vk.plonk"))
 
 	os.WriteFile(p("garbage"), []byte("not a proof, just some bytes long enough to look like one..."), 0o644)
-	flipped := read(t, p("proof"))
-	flipped[10] ^= 0x01 // inside the compressed A: no longer a curve point
+	// A byte flipped inside the compressed A: about half of all x are on
+	// the curve (Setup is randomized), so take the first flip that leaves
+	// none.
+	proof := read(t, p("proof"))
+	var flipped []byte
+	for i := 1; i < 32 && flipped == nil; i++ {
+		f := bytes.Clone(proof)
+		f[i] ^= 0x01
+		if _, err := evm.DecodeProof(f); err != nil {
+			flipped = f
+		}
+	}
+	if flipped == nil {
+		t.Fatal("every flip of A's bytes 1..31 still decodes")
+	}
 	os.WriteFile(p("proof.flipped"), flipped, 0o644)
 
 	out := p("calldata")
@@ -161,5 +179,93 @@ func TestCalldataErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a failed calldata left %s behind (%v)", out, err)
+	}
+}
+
+// committedCircuit range-checks X with gnark's rangecheck gadget, which
+// commits (api.Commit): its Groth16 proofs carry a Pedersen commitment.
+type committedCircuit struct {
+	X frontend.Variable
+	Y frontend.Variable `gnark:",public"`
+}
+
+func (c *committedCircuit) Define(api frontend.API) error {
+	rangecheck.New(api).Check(c.X, 16)
+	api.AssertIsEqual(api.Mul(c.X, 3), c.Y)
+	return nil
+}
+
+// TestCalldataSolidityTarget: a Groth16 proof of a circuit with commitments,
+// made with proofd prove --target solidity, verifies with proofd verify
+// --target solidity and, through proofd calldata --solidity-target, in the
+// EVM; without the flag calldata refuses it, and the same circuit's native
+// proof encodes with the flag but the contract rejects it.
+func TestCalldataSolidityTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a verifier with solc")
+	}
+	evmtest.Solc(t)
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	cs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, &committedCircuit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := frontend.NewWitness(&committedCircuit{X: 1234, Y: 3702}, ecc.BN254.ScalarField())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ccs bytes.Buffer
+	if _, err := cs.WriteTo(&ccs); err != nil {
+		t.Fatal(err)
+	}
+	wit, err := w.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p("circuit.ccs"), ccs.Bytes(), 0o644)
+	os.WriteFile(p("witness.wtns"), wit, 0o644)
+
+	mustInprocess(t, "setup", "--ccs", p("circuit.ccs"), "--pk", p("pk"), "--vk", p("vk"))
+	prove := func(out, target string) {
+		mustInprocess(t, "prove", "--ccs", p("circuit.ccs"), "--pk", p("pk"), "--witness", p("witness.wtns"),
+			"--proof", p(out), "--public", p("public"), "--target", target)
+	}
+	prove("proof.sol", "solidity")
+	prove("proof.native", "native")
+	mustInprocess(t, "verify", "--vk", p("vk"), "--proof", p("proof.sol"), "--public", p("public"), "--target", "solidity")
+	if r := inprocess(t, "verify", "--vk", p("vk"), "--proof", p("proof.sol"), "--public", p("public")); r.code != 1 {
+		t.Errorf("a solidity-target proof verified natively: exit %d, want 1 (invalid)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := inprocess(t, "calldata", "--proof", p("proof.sol"), "--public", p("public"), "--vk", p("vk"), "--out", p("calldata"))
+	if r.code != 2 || !strings.Contains(r.stderr, "--solidity-target") {
+		t.Errorf("calldata of a proof with commitments without --solidity-target: exit %d, want 2 mentioning the flag\n%s", r.code, r.stderr)
+	}
+	mustInprocess(t, "calldata", "--proof", p("proof.sol"), "--public", p("public"), "--vk", p("vk"), "--out", p("calldata"), "--solidity-target")
+	mustInprocess(t, "calldata", "--proof", p("proof.native"), "--public", p("public"), "--vk", p("vk"), "--out", p("calldata.native"), "--solidity-target")
+	mustInprocess(t, "solidity", "--vk", p("vk"), "--out", p("Verifier.sol"))
+
+	c := evmtest.Compile(t, string(read(t, p("Verifier.sol"))), "Verifier")
+	chain := evmtest.NewChain(t)
+	addr := chain.Deploy(t, c.Bytecode)
+	data := read(t, p("calldata"))
+	if ok, res := accepted(t, c.ABI, chain.Call(addr, data)); !ok {
+		t.Fatalf("solidity-target proof with a commitment rejected on chain: %v (%s)", res.Err, evmtest.RevertName(c.ABI, res.Return))
+	} else {
+		t.Logf("groth16 with 1 commitment on chain: %d gas execution, %d bytes of calldata", res.GasUsed, len(data))
+	}
+	if ok, _ := accepted(t, c.ABI, chain.Call(addr, read(t, p("calldata.native")))); ok {
+		t.Error("a native-target proof with a commitment accepted on chain")
+	}
+	for _, at := range []int{len(data) - 1, len(data) - 64 - 1} { // the PoK, the commitment
+		bad := bytes.Clone(data)
+		bad[at] ^= 0x01
+		if ok, _ := accepted(t, c.ABI, chain.Call(addr, bad)); ok {
+			t.Errorf("calldata with byte %d flipped accepted", at)
+		}
+	}
+	if r := inprocess(t, "prove", "--ccs", p("circuit.ccs"), "--pk", p("pk"), "--witness", p("witness.wtns"),
+		"--proof", p("x"), "--public", p("y"), "--target", "ethereum"); r.code != 2 || !strings.Contains(r.stderr, "--target") {
+		t.Errorf("--target ethereum: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

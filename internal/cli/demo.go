@@ -22,8 +22,10 @@ type demoFlags struct {
 	engines int
 	dataDir string
 	profile string
-	json    bool
-	metrics bool
+	// bundleSet: --bundle-size was given (the evm profile refuses any but 1).
+	bundleSet bool
+	json      bool
+	metrics   bool
 }
 
 func (a *app) demoCommand() *cobra.Command {
@@ -37,7 +39,10 @@ func (a *app) demoCommand() *cobra.Command {
 			"proof per bundle of blocks (BN254). Receipts are durable in --data-dir; run again on\n" +
 			"the same directory and nothing is proven twice, even after a kill -9.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.demo(cmd.Context(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.bundleSet = cmd.Flags().Changed("bundle-size")
+			return a.demo(cmd.Context(), f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.IntVar(&f.sim.Blocks, "blocks", 8, "height of the chain's final tip")
@@ -48,7 +53,8 @@ func (a *app) demoCommand() *cobra.Command {
 	fl.IntVar(&f.sim.Depth, "depth", 8, "depth of the balance tree")
 	fl.IntVar(&f.engines, "engines", 2, "engine processes in the pool (proofs run at once)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "where keys, receipts and the accepted chain live (default: a temporary directory, removed at the end)")
-	fl.StringVar(&f.profile, "profile", "default", "default (aggregate on BN254 binding the batch proofs) or evm")
+	fl.StringVar(&f.profile, "profile", "default", "default (aggregate on BN254 binding the batch proofs) or evm (each block's batch proof verified in a BN254 "+
+		"wrapper whose proof gnark's Solidity verifier accepts; bundle size 1; slow: millions of constraints)")
 	fl.BoolVar(&f.json, "json", false, "print the final table as one JSON object")
 	fl.BoolVar(&f.metrics, "metrics", false, "print the pool's Prometheus metrics at the end")
 	return cmd
@@ -70,6 +76,7 @@ type demoSummary struct {
 	Resumed       int            `json:"jobs_resumed"`
 	Setup         []demoSetupRow `json:"setup"`
 	BundleSize    int            `json:"bundle_size"`
+	Profile       string         `json:"profile"`
 	Engines       int            `json:"engines"`
 	WallSeconds   float64        `json:"wall_seconds"`
 	DataDir       string         `json:"data_dir"`
@@ -95,8 +102,16 @@ func (a *app) demo(ctx context.Context, f demoFlags) error {
 	if f.engines < 1 {
 		return fmt.Errorf("--engines %d: need at least 1", f.engines)
 	}
-	if f.profile != "default" {
-		return fmt.Errorf("--profile %q: only the default profile is built so far (the evm profile's BN254 wrapper is an open item in docs/receipts.md)", f.profile)
+	switch f.profile {
+	case prover.ProfileDefault:
+	case prover.ProfileEVM:
+		// Each block settles on its own: the wrapper verifies one batch proof.
+		if f.bundleSet && f.sim.BundleSize != 1 {
+			return fmt.Errorf("--profile evm --bundle-size %d: the evm profile settles each block on its own (its BN254 wrapper verifies one batch proof); use --bundle-size 1 or leave it out", f.sim.BundleSize)
+		}
+		f.sim.BundleSize = 1
+	default:
+		return fmt.Errorf("--profile %q: want %s or %s", f.profile, prover.ProfileDefault, prover.ProfileEVM)
 	}
 	if err := f.sim.Params.Validate(); err != nil {
 		return err
@@ -127,7 +142,7 @@ func (a *app) demo(ctx context.Context, f demoFlags) error {
 	fmt.Fprintf(a.stderr, "demo: %d blocks of %d transfers, %d reorgs (seed %d), %d engine processes, data in %s\n",
 		f.sim.Blocks, f.sim.TxsPerBlock, f.sim.Reorgs, f.sim.Seed, f.engines, dir)
 	res, err := chainrun.Run(ctx, chainrun.Config{
-		Sim: f.sim, DataDir: dir, Pool: fac, MaxProving: f.engines,
+		Sim: f.sim, Profile: f.profile, DataDir: dir, Pool: fac, MaxProving: f.engines,
 		// The chain arrives a block at a time, as the last one settles, so
 		// each fork is proven before the next reorg: a flip back then finds
 		// its proofs in the store instead of never having made them.
@@ -140,6 +155,7 @@ func (a *app) demo(ctx context.Context, f demoFlags) error {
 	}
 	sum := summarize(res, f.engines, dir)
 	sum.BundleSize = f.sim.BundleSize
+	sum.Profile = f.profile
 	if f.dataDir == "" {
 		sum.DataDir = ""
 	}
@@ -214,9 +230,12 @@ func printSummary(w io.Writer, s demoSummary) {
 	if s.FinalVerified {
 		verified = "verified"
 	}
-	if s.Settlement == 0 {
+	switch {
+	case s.Settlement == 0:
 		fmt.Fprintf(tw, "final aggregate\tnone (fewer blocks than a bundle)\n")
-	} else {
+	case s.Profile == prover.ProfileEVM:
+		fmt.Fprintf(tw, "final wrap\tblock %d, %s (for the Solidity verifier: proofd calldata --solidity-target)\n", s.Settlement, verified)
+	default:
 		fmt.Fprintf(tw, "final aggregate\tblocks %d..%d, %s\n", s.Settlement-uint64(s.BundleSize)+1, s.Settlement, verified)
 	}
 	fmt.Fprintf(tw, "wall\t%.1f s\n", s.WallSeconds)

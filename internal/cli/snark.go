@@ -74,11 +74,16 @@ func (a *app) setupCommand() *cobra.Command {
 }
 
 func (a *app) proveCommand() *cobra.Command {
-	var ccsPath, pkPath, witnessPath, proofPath, publicPath string
+	var ccsPath, pkPath, witnessPath, proofPath, publicPath, target string
 	cmd := &cobra.Command{
-		Use:   "prove --ccs F --pk F --witness F --proof F --public F",
+		Use:   "prove --ccs F --pk F --witness F --proof F --public F [--target native|solidity|bn254|bw6-761]",
 		Short: "prove a full witness",
-		Args:  cobra.NoArgs,
+		Long: "prove makes a proof of a full witness. --target says where the proof will be verified:\n" +
+			"native (the default: proofd verify), solidity (the Groth16 contract proofd solidity exports,\n" +
+			"which hashes commitments with keccak256), bn254 or bw6-761 (inside a Groth16 verifier circuit\n" +
+			"on that curve). For a Groth16 circuit with commitments a proof verifies only for the target it\n" +
+			"was made for: pass the same --target to proofd verify.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if proofPath == "" || publicPath == "" {
 				return fmt.Errorf("--proof and --public are required")
@@ -95,10 +100,13 @@ func (a *app) proveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in := files{"ccs": ccsPath, "pk": pkPath, "witness": witnessPath}
+			if _, err := snarkclient.TargetToProto(target); err != nil {
+				return fmt.Errorf("--%s", err)
+			}
+			in := files{"ccs": ccsPath, "pk": pkPath, "witness": witnessPath, "target": target}
 			return a.withEngine(cmd.Context(), func(c *engine.Conn) error {
 				res, err := snarkclient.New(c).Prove(cmd.Context(), snarkclient.ProveRequest{
-					Name: circuitName(ccsPath), CCS: artifact.New(ccs), PK: artifact.New(pk), Witness: wit,
+					Name: circuitName(ccsPath), CCS: artifact.New(ccs), PK: artifact.New(pk), Witness: wit, Target: target,
 				})
 				if err != nil {
 					return in.explain(err)
@@ -121,14 +129,15 @@ func (a *app) proveCommand() *cobra.Command {
 	f.StringVar(&witnessPath, "witness", "", "full witness (gnark binary encoding)")
 	f.StringVar(&proofPath, "proof", "", "where to write the proof")
 	f.StringVar(&publicPath, "public", "", "where to write the public witness")
+	f.StringVar(&target, "target", "native", "where the proof will be verified: native, solidity, bn254 or bw6-761 (in-circuit)")
 	return cmd
 }
 
 func (a *app) verifyCommand() *cobra.Command {
-	var vkPath, proofPath, publicPath string
+	var vkPath, proofPath, publicPath, target string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "verify --vk F --proof F --public F",
+		Use:   "verify --vk F --proof F --public F [--target T]",
 		Short: "verify a proof: exit 0 valid, 1 invalid, 2 error",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -144,9 +153,12 @@ func (a *app) verifyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in := files{"vk": vkPath, "proof": proofPath, "public": publicPath}
+			if _, err := snarkclient.TargetToProto(target); err != nil {
+				return fmt.Errorf("--%s", err)
+			}
+			in := files{"vk": vkPath, "proof": proofPath, "public": publicPath, "target": target}
 			return a.withEngine(cmd.Context(), func(c *engine.Conn) error {
-				res, err := snarkclient.New(c).Verify(cmd.Context(), snarkclient.VerifyRequest{Name: circuitName(vkPath), VK: artifact.New(vk), Proof: proof, Public: pub})
+				res, err := snarkclient.New(c).Verify(cmd.Context(), snarkclient.VerifyRequest{Name: circuitName(vkPath), VK: artifact.New(vk), Proof: proof, Public: pub, Target: target})
 				if err != nil {
 					return in.explain(err)
 				}
@@ -169,6 +181,7 @@ func (a *app) verifyCommand() *cobra.Command {
 	f.StringVar(&vkPath, "vk", "", "verifying key")
 	f.StringVar(&proofPath, "proof", "", "proof")
 	f.StringVar(&publicPath, "public", "", "public witness")
+	f.StringVar(&target, "target", "native", "the target the proof was made for (proofd prove --target)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }

@@ -77,6 +77,75 @@ func (Scheme) EnumDescriptor() ([]byte, []int) {
 	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{0}
 }
 
+// ProofTarget is where a proof will be verified. Groth16 proofs of circuits
+// with commitments hash each commitment to a field element, and the verifier
+// must hash it the same way: gnark's default hash-to-field natively,
+// keccak256 in the Solidity verifier, and the outer circuit's own hash when
+// the proof is verified inside another circuit (MiMC over the outer
+// circuit's field). A proof made for one target does not verify for another
+// unless the circuit has no commitments. Set the same target on Prove and on
+// Verify. A target that does not fit the scheme or curve is answered with
+// BadInput "target".
+type ProofTarget int32
+
+const (
+	// Verified natively (proofd verify, gnark's groth16.Verify / plonk.Verify).
+	ProofTarget_PROOF_TARGET_NATIVE ProofTarget = 0
+	// Verified by the Solidity verifier `Solidity` exports (BN254 proofs
+	// only): Groth16 commitments are hashed with legacy keccak256. For PLONK
+	// it changes nothing (gnark's PLONK contract takes native proofs).
+	ProofTarget_PROOF_TARGET_SOLIDITY ProofTarget = 1
+	// Verified in-circuit by a BN254 circuit (std/recursion/groth16, emulated
+	// pairing): Groth16 proofs on BN254, BLS12-381 or BW6-761.
+	ProofTarget_PROOF_TARGET_IN_BN254 ProofTarget = 2
+	// Verified in-circuit by a BW6-761 circuit: Groth16 proofs on BLS12-377
+	// (2-chain, native pairing) or BN254, BLS12-381, BW6-761 (emulated).
+	ProofTarget_PROOF_TARGET_IN_BW6_761 ProofTarget = 3
+)
+
+// Enum value maps for ProofTarget.
+var (
+	ProofTarget_name = map[int32]string{
+		0: "PROOF_TARGET_NATIVE",
+		1: "PROOF_TARGET_SOLIDITY",
+		2: "PROOF_TARGET_IN_BN254",
+		3: "PROOF_TARGET_IN_BW6_761",
+	}
+	ProofTarget_value = map[string]int32{
+		"PROOF_TARGET_NATIVE":     0,
+		"PROOF_TARGET_SOLIDITY":   1,
+		"PROOF_TARGET_IN_BN254":   2,
+		"PROOF_TARGET_IN_BW6_761": 3,
+	}
+)
+
+func (x ProofTarget) Enum() *ProofTarget {
+	p := new(ProofTarget)
+	*p = x
+	return p
+}
+
+func (x ProofTarget) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProofTarget) Descriptor() protoreflect.EnumDescriptor {
+	return file_proto_enginev1_engine_proto_enumTypes[1].Descriptor()
+}
+
+func (ProofTarget) Type() protoreflect.EnumType {
+	return &file_proto_enginev1_engine_proto_enumTypes[1]
+}
+
+func (x ProofTarget) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProofTarget.Descriptor instead.
+func (ProofTarget) EnumDescriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{1}
+}
+
 type HealthResponse_Status int32
 
 const (
@@ -110,11 +179,11 @@ func (x HealthResponse_Status) String() string {
 }
 
 func (HealthResponse_Status) Descriptor() protoreflect.EnumDescriptor {
-	return file_proto_enginev1_engine_proto_enumTypes[1].Descriptor()
+	return file_proto_enginev1_engine_proto_enumTypes[2].Descriptor()
 }
 
 func (HealthResponse_Status) Type() protoreflect.EnumType {
-	return &file_proto_enginev1_engine_proto_enumTypes[1]
+	return &file_proto_enginev1_engine_proto_enumTypes[2]
 }
 
 func (x HealthResponse_Status) Number() protoreflect.EnumNumber {
@@ -1169,7 +1238,9 @@ type ProveRequest struct {
 	Ccs   []byte                 `protobuf:"bytes,1,opt,name=ccs,proto3" json:"ccs,omitempty"`
 	Pk    []byte                 `protobuf:"bytes,2,opt,name=pk,proto3" json:"pk,omitempty"`
 	// Full witness, gnark's binary encoding (witness.MarshalBinary).
-	Witness       []byte `protobuf:"bytes,3,opt,name=witness,proto3" json:"witness,omitempty"`
+	Witness []byte `protobuf:"bytes,3,opt,name=witness,proto3" json:"witness,omitempty"`
+	// Where the proof will be verified (Groth16 only for non-native targets).
+	Target        ProofTarget `protobuf:"varint,4,opt,name=target,proto3,enum=proofd.engine.v1.ProofTarget" json:"target,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1223,6 +1294,13 @@ func (x *ProveRequest) GetWitness() []byte {
 		return x.Witness
 	}
 	return nil
+}
+
+func (x *ProveRequest) GetTarget() ProofTarget {
+	if x != nil {
+		return x.Target
+	}
+	return ProofTarget_PROOF_TARGET_NATIVE
 }
 
 type ProveResponse struct {
@@ -1291,6 +1369,9 @@ type VerifyRequest struct {
 	Vk            []byte                 `protobuf:"bytes,1,opt,name=vk,proto3" json:"vk,omitempty"`
 	Proof         []byte                 `protobuf:"bytes,2,opt,name=proof,proto3" json:"proof,omitempty"`
 	PublicWitness []byte                 `protobuf:"bytes,3,opt,name=public_witness,json=publicWitness,proto3" json:"public_witness,omitempty"`
+	// The target the proof was made for (ProveRequest.target): the engine
+	// checks it as that target's verifier would.
+	Target        ProofTarget `protobuf:"varint,4,opt,name=target,proto3,enum=proofd.engine.v1.ProofTarget" json:"target,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1344,6 +1425,13 @@ func (x *VerifyRequest) GetPublicWitness() []byte {
 		return x.PublicWitness
 	}
 	return nil
+}
+
+func (x *VerifyRequest) GetTarget() ProofTarget {
+	if x != nil {
+		return x.Target
+	}
+	return ProofTarget_PROOF_TARGET_NATIVE
 }
 
 type VerifyResponse struct {
@@ -2457,19 +2545,21 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\x02vk\x18\x03 \x01(\fR\x02vk\x12\x19\n" +
 	"\bvk_bytes\x18\x04 \x01(\fR\avkBytes\x122\n" +
 	"\atimings\x18\x05 \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\x12\x1a\n" +
-	"\bwarnings\x18\x06 \x03(\tR\bwarnings\"J\n" +
+	"\bwarnings\x18\x06 \x03(\tR\bwarnings\"\x81\x01\n" +
 	"\fProveRequest\x12\x10\n" +
 	"\x03ccs\x18\x01 \x01(\fR\x03ccs\x12\x0e\n" +
 	"\x02pk\x18\x02 \x01(\fR\x02pk\x12\x18\n" +
-	"\awitness\x18\x03 \x01(\fR\awitness\"\x80\x01\n" +
+	"\awitness\x18\x03 \x01(\fR\awitness\x125\n" +
+	"\x06target\x18\x04 \x01(\x0e2\x1d.proofd.engine.v1.ProofTargetR\x06target\"\x80\x01\n" +
 	"\rProveResponse\x12\x14\n" +
 	"\x05proof\x18\x01 \x01(\fR\x05proof\x12%\n" +
 	"\x0epublic_witness\x18\x02 \x01(\fR\rpublicWitness\x122\n" +
-	"\atimings\x18\x03 \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\"\\\n" +
+	"\atimings\x18\x03 \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\"\x93\x01\n" +
 	"\rVerifyRequest\x12\x0e\n" +
 	"\x02vk\x18\x01 \x01(\fR\x02vk\x12\x14\n" +
 	"\x05proof\x18\x02 \x01(\fR\x05proof\x12%\n" +
-	"\x0epublic_witness\x18\x03 \x01(\fR\rpublicWitness\"r\n" +
+	"\x0epublic_witness\x18\x03 \x01(\fR\rpublicWitness\x125\n" +
+	"\x06target\x18\x04 \x01(\x0e2\x1d.proofd.engine.v1.ProofTargetR\x06target\"r\n" +
 	"\x0eVerifyResponse\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x122\n" +
@@ -2551,7 +2641,12 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\x06Scheme\x12\x16\n" +
 	"\x12SCHEME_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aGROTH16\x10\x01\x12\t\n" +
-	"\x05PLONK\x10\x022\xe6\x03\n" +
+	"\x05PLONK\x10\x02*y\n" +
+	"\vProofTarget\x12\x17\n" +
+	"\x13PROOF_TARGET_NATIVE\x10\x00\x12\x19\n" +
+	"\x15PROOF_TARGET_SOLIDITY\x10\x01\x12\x19\n" +
+	"\x15PROOF_TARGET_IN_BN254\x10\x02\x12\x1b\n" +
+	"\x17PROOF_TARGET_IN_BW6_761\x10\x032\xe6\x03\n" +
 	"\x06Engine\x12T\n" +
 	"\tHandshake\x12\".proofd.engine.v1.HandshakeRequest\x1a#.proofd.engine.v1.HandshakeResponse\x12K\n" +
 	"\x06Health\x12\x1f.proofd.engine.v1.HealthRequest\x1a .proofd.engine.v1.HealthResponse\x12Q\n" +
@@ -2585,103 +2680,106 @@ func file_proto_enginev1_engine_proto_rawDescGZIP() []byte {
 	return file_proto_enginev1_engine_proto_rawDescData
 }
 
-var file_proto_enginev1_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_proto_enginev1_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_proto_enginev1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_proto_enginev1_engine_proto_goTypes = []any{
 	(Scheme)(0),                // 0: proofd.engine.v1.Scheme
-	(HealthResponse_Status)(0), // 1: proofd.engine.v1.HealthResponse.Status
-	(*HandshakeRequest)(nil),   // 2: proofd.engine.v1.HandshakeRequest
-	(*HandshakeResponse)(nil),  // 3: proofd.engine.v1.HandshakeResponse
-	(*HealthRequest)(nil),      // 4: proofd.engine.v1.HealthRequest
-	(*HealthResponse)(nil),     // 5: proofd.engine.v1.HealthResponse
-	(*ShutdownRequest)(nil),    // 6: proofd.engine.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),   // 7: proofd.engine.v1.ShutdownResponse
-	(*HasRequest)(nil),         // 8: proofd.engine.v1.HasRequest
-	(*HasResponse)(nil),        // 9: proofd.engine.v1.HasResponse
-	(*UploadRequest)(nil),      // 10: proofd.engine.v1.UploadRequest
-	(*UploadHeader)(nil),       // 11: proofd.engine.v1.UploadHeader
-	(*UploadResponse)(nil),     // 12: proofd.engine.v1.UploadResponse
-	(*DownloadRequest)(nil),    // 13: proofd.engine.v1.DownloadRequest
-	(*DownloadResponse)(nil),   // 14: proofd.engine.v1.DownloadResponse
-	(*Timing)(nil),             // 15: proofd.engine.v1.Timing
-	(*MissingArtifacts)(nil),   // 16: proofd.engine.v1.MissingArtifacts
-	(*BadInput)(nil),           // 17: proofd.engine.v1.BadInput
-	(*SetupRequest)(nil),       // 18: proofd.engine.v1.SetupRequest
-	(*SetupResponse)(nil),      // 19: proofd.engine.v1.SetupResponse
-	(*ProveRequest)(nil),       // 20: proofd.engine.v1.ProveRequest
-	(*ProveResponse)(nil),      // 21: proofd.engine.v1.ProveResponse
-	(*VerifyRequest)(nil),      // 22: proofd.engine.v1.VerifyRequest
-	(*VerifyResponse)(nil),     // 23: proofd.engine.v1.VerifyResponse
-	(*StatsRequest)(nil),       // 24: proofd.engine.v1.StatsRequest
-	(*StatsResponse)(nil),      // 25: proofd.engine.v1.StatsResponse
-	(*CheckRequest)(nil),       // 26: proofd.engine.v1.CheckRequest
-	(*CheckResponse)(nil),      // 27: proofd.engine.v1.CheckResponse
-	(*SolidityRequest)(nil),    // 28: proofd.engine.v1.SolidityRequest
-	(*SolidityResponse)(nil),   // 29: proofd.engine.v1.SolidityResponse
-	(*Preimage)(nil),           // 30: proofd.engine.v1.Preimage
-	(*VmLoadRequest)(nil),      // 31: proofd.engine.v1.VmLoadRequest
-	(*VmLoadResponse)(nil),     // 32: proofd.engine.v1.VmLoadResponse
-	(*VmStepRequest)(nil),      // 33: proofd.engine.v1.VmStepRequest
-	(*VmClaimResponse)(nil),    // 34: proofd.engine.v1.VmClaimResponse
-	(*VmStepDataResponse)(nil), // 35: proofd.engine.v1.VmStepDataResponse
-	(*VmFinalRequest)(nil),     // 36: proofd.engine.v1.VmFinalRequest
-	(*VmUnloadRequest)(nil),    // 37: proofd.engine.v1.VmUnloadRequest
-	(*VmUnloadResponse)(nil),   // 38: proofd.engine.v1.VmUnloadResponse
+	(ProofTarget)(0),           // 1: proofd.engine.v1.ProofTarget
+	(HealthResponse_Status)(0), // 2: proofd.engine.v1.HealthResponse.Status
+	(*HandshakeRequest)(nil),   // 3: proofd.engine.v1.HandshakeRequest
+	(*HandshakeResponse)(nil),  // 4: proofd.engine.v1.HandshakeResponse
+	(*HealthRequest)(nil),      // 5: proofd.engine.v1.HealthRequest
+	(*HealthResponse)(nil),     // 6: proofd.engine.v1.HealthResponse
+	(*ShutdownRequest)(nil),    // 7: proofd.engine.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),   // 8: proofd.engine.v1.ShutdownResponse
+	(*HasRequest)(nil),         // 9: proofd.engine.v1.HasRequest
+	(*HasResponse)(nil),        // 10: proofd.engine.v1.HasResponse
+	(*UploadRequest)(nil),      // 11: proofd.engine.v1.UploadRequest
+	(*UploadHeader)(nil),       // 12: proofd.engine.v1.UploadHeader
+	(*UploadResponse)(nil),     // 13: proofd.engine.v1.UploadResponse
+	(*DownloadRequest)(nil),    // 14: proofd.engine.v1.DownloadRequest
+	(*DownloadResponse)(nil),   // 15: proofd.engine.v1.DownloadResponse
+	(*Timing)(nil),             // 16: proofd.engine.v1.Timing
+	(*MissingArtifacts)(nil),   // 17: proofd.engine.v1.MissingArtifacts
+	(*BadInput)(nil),           // 18: proofd.engine.v1.BadInput
+	(*SetupRequest)(nil),       // 19: proofd.engine.v1.SetupRequest
+	(*SetupResponse)(nil),      // 20: proofd.engine.v1.SetupResponse
+	(*ProveRequest)(nil),       // 21: proofd.engine.v1.ProveRequest
+	(*ProveResponse)(nil),      // 22: proofd.engine.v1.ProveResponse
+	(*VerifyRequest)(nil),      // 23: proofd.engine.v1.VerifyRequest
+	(*VerifyResponse)(nil),     // 24: proofd.engine.v1.VerifyResponse
+	(*StatsRequest)(nil),       // 25: proofd.engine.v1.StatsRequest
+	(*StatsResponse)(nil),      // 26: proofd.engine.v1.StatsResponse
+	(*CheckRequest)(nil),       // 27: proofd.engine.v1.CheckRequest
+	(*CheckResponse)(nil),      // 28: proofd.engine.v1.CheckResponse
+	(*SolidityRequest)(nil),    // 29: proofd.engine.v1.SolidityRequest
+	(*SolidityResponse)(nil),   // 30: proofd.engine.v1.SolidityResponse
+	(*Preimage)(nil),           // 31: proofd.engine.v1.Preimage
+	(*VmLoadRequest)(nil),      // 32: proofd.engine.v1.VmLoadRequest
+	(*VmLoadResponse)(nil),     // 33: proofd.engine.v1.VmLoadResponse
+	(*VmStepRequest)(nil),      // 34: proofd.engine.v1.VmStepRequest
+	(*VmClaimResponse)(nil),    // 35: proofd.engine.v1.VmClaimResponse
+	(*VmStepDataResponse)(nil), // 36: proofd.engine.v1.VmStepDataResponse
+	(*VmFinalRequest)(nil),     // 37: proofd.engine.v1.VmFinalRequest
+	(*VmUnloadRequest)(nil),    // 38: proofd.engine.v1.VmUnloadRequest
+	(*VmUnloadResponse)(nil),   // 39: proofd.engine.v1.VmUnloadResponse
 }
 var file_proto_enginev1_engine_proto_depIdxs = []int32{
-	1,  // 0: proofd.engine.v1.HealthResponse.status:type_name -> proofd.engine.v1.HealthResponse.Status
-	11, // 1: proofd.engine.v1.UploadRequest.header:type_name -> proofd.engine.v1.UploadHeader
+	2,  // 0: proofd.engine.v1.HealthResponse.status:type_name -> proofd.engine.v1.HealthResponse.Status
+	12, // 1: proofd.engine.v1.UploadRequest.header:type_name -> proofd.engine.v1.UploadHeader
 	0,  // 2: proofd.engine.v1.SetupRequest.scheme:type_name -> proofd.engine.v1.Scheme
-	15, // 3: proofd.engine.v1.SetupResponse.timings:type_name -> proofd.engine.v1.Timing
-	15, // 4: proofd.engine.v1.ProveResponse.timings:type_name -> proofd.engine.v1.Timing
-	15, // 5: proofd.engine.v1.VerifyResponse.timings:type_name -> proofd.engine.v1.Timing
-	0,  // 6: proofd.engine.v1.StatsResponse.scheme:type_name -> proofd.engine.v1.Scheme
-	15, // 7: proofd.engine.v1.StatsResponse.timings:type_name -> proofd.engine.v1.Timing
-	15, // 8: proofd.engine.v1.CheckResponse.timings:type_name -> proofd.engine.v1.Timing
-	15, // 9: proofd.engine.v1.SolidityResponse.timings:type_name -> proofd.engine.v1.Timing
-	30, // 10: proofd.engine.v1.VmLoadRequest.preimages:type_name -> proofd.engine.v1.Preimage
-	15, // 11: proofd.engine.v1.VmLoadResponse.timings:type_name -> proofd.engine.v1.Timing
-	15, // 12: proofd.engine.v1.VmClaimResponse.timings:type_name -> proofd.engine.v1.Timing
-	15, // 13: proofd.engine.v1.VmStepDataResponse.timings:type_name -> proofd.engine.v1.Timing
-	2,  // 14: proofd.engine.v1.Engine.Handshake:input_type -> proofd.engine.v1.HandshakeRequest
-	4,  // 15: proofd.engine.v1.Engine.Health:input_type -> proofd.engine.v1.HealthRequest
-	6,  // 16: proofd.engine.v1.Engine.Shutdown:input_type -> proofd.engine.v1.ShutdownRequest
-	8,  // 17: proofd.engine.v1.Engine.Has:input_type -> proofd.engine.v1.HasRequest
-	10, // 18: proofd.engine.v1.Engine.Upload:input_type -> proofd.engine.v1.UploadRequest
-	13, // 19: proofd.engine.v1.Engine.Download:input_type -> proofd.engine.v1.DownloadRequest
-	18, // 20: proofd.engine.v1.Snark.Setup:input_type -> proofd.engine.v1.SetupRequest
-	20, // 21: proofd.engine.v1.Snark.Prove:input_type -> proofd.engine.v1.ProveRequest
-	22, // 22: proofd.engine.v1.Snark.Verify:input_type -> proofd.engine.v1.VerifyRequest
-	24, // 23: proofd.engine.v1.Snark.Stats:input_type -> proofd.engine.v1.StatsRequest
-	26, // 24: proofd.engine.v1.Snark.Check:input_type -> proofd.engine.v1.CheckRequest
-	28, // 25: proofd.engine.v1.Snark.Solidity:input_type -> proofd.engine.v1.SolidityRequest
-	31, // 26: proofd.engine.v1.Vm.Load:input_type -> proofd.engine.v1.VmLoadRequest
-	33, // 27: proofd.engine.v1.Vm.Claim:input_type -> proofd.engine.v1.VmStepRequest
-	33, // 28: proofd.engine.v1.Vm.StepData:input_type -> proofd.engine.v1.VmStepRequest
-	36, // 29: proofd.engine.v1.Vm.Final:input_type -> proofd.engine.v1.VmFinalRequest
-	37, // 30: proofd.engine.v1.Vm.Unload:input_type -> proofd.engine.v1.VmUnloadRequest
-	3,  // 31: proofd.engine.v1.Engine.Handshake:output_type -> proofd.engine.v1.HandshakeResponse
-	5,  // 32: proofd.engine.v1.Engine.Health:output_type -> proofd.engine.v1.HealthResponse
-	7,  // 33: proofd.engine.v1.Engine.Shutdown:output_type -> proofd.engine.v1.ShutdownResponse
-	9,  // 34: proofd.engine.v1.Engine.Has:output_type -> proofd.engine.v1.HasResponse
-	12, // 35: proofd.engine.v1.Engine.Upload:output_type -> proofd.engine.v1.UploadResponse
-	14, // 36: proofd.engine.v1.Engine.Download:output_type -> proofd.engine.v1.DownloadResponse
-	19, // 37: proofd.engine.v1.Snark.Setup:output_type -> proofd.engine.v1.SetupResponse
-	21, // 38: proofd.engine.v1.Snark.Prove:output_type -> proofd.engine.v1.ProveResponse
-	23, // 39: proofd.engine.v1.Snark.Verify:output_type -> proofd.engine.v1.VerifyResponse
-	25, // 40: proofd.engine.v1.Snark.Stats:output_type -> proofd.engine.v1.StatsResponse
-	27, // 41: proofd.engine.v1.Snark.Check:output_type -> proofd.engine.v1.CheckResponse
-	29, // 42: proofd.engine.v1.Snark.Solidity:output_type -> proofd.engine.v1.SolidityResponse
-	32, // 43: proofd.engine.v1.Vm.Load:output_type -> proofd.engine.v1.VmLoadResponse
-	34, // 44: proofd.engine.v1.Vm.Claim:output_type -> proofd.engine.v1.VmClaimResponse
-	35, // 45: proofd.engine.v1.Vm.StepData:output_type -> proofd.engine.v1.VmStepDataResponse
-	34, // 46: proofd.engine.v1.Vm.Final:output_type -> proofd.engine.v1.VmClaimResponse
-	38, // 47: proofd.engine.v1.Vm.Unload:output_type -> proofd.engine.v1.VmUnloadResponse
-	31, // [31:48] is the sub-list for method output_type
-	14, // [14:31] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	16, // 3: proofd.engine.v1.SetupResponse.timings:type_name -> proofd.engine.v1.Timing
+	1,  // 4: proofd.engine.v1.ProveRequest.target:type_name -> proofd.engine.v1.ProofTarget
+	16, // 5: proofd.engine.v1.ProveResponse.timings:type_name -> proofd.engine.v1.Timing
+	1,  // 6: proofd.engine.v1.VerifyRequest.target:type_name -> proofd.engine.v1.ProofTarget
+	16, // 7: proofd.engine.v1.VerifyResponse.timings:type_name -> proofd.engine.v1.Timing
+	0,  // 8: proofd.engine.v1.StatsResponse.scheme:type_name -> proofd.engine.v1.Scheme
+	16, // 9: proofd.engine.v1.StatsResponse.timings:type_name -> proofd.engine.v1.Timing
+	16, // 10: proofd.engine.v1.CheckResponse.timings:type_name -> proofd.engine.v1.Timing
+	16, // 11: proofd.engine.v1.SolidityResponse.timings:type_name -> proofd.engine.v1.Timing
+	31, // 12: proofd.engine.v1.VmLoadRequest.preimages:type_name -> proofd.engine.v1.Preimage
+	16, // 13: proofd.engine.v1.VmLoadResponse.timings:type_name -> proofd.engine.v1.Timing
+	16, // 14: proofd.engine.v1.VmClaimResponse.timings:type_name -> proofd.engine.v1.Timing
+	16, // 15: proofd.engine.v1.VmStepDataResponse.timings:type_name -> proofd.engine.v1.Timing
+	3,  // 16: proofd.engine.v1.Engine.Handshake:input_type -> proofd.engine.v1.HandshakeRequest
+	5,  // 17: proofd.engine.v1.Engine.Health:input_type -> proofd.engine.v1.HealthRequest
+	7,  // 18: proofd.engine.v1.Engine.Shutdown:input_type -> proofd.engine.v1.ShutdownRequest
+	9,  // 19: proofd.engine.v1.Engine.Has:input_type -> proofd.engine.v1.HasRequest
+	11, // 20: proofd.engine.v1.Engine.Upload:input_type -> proofd.engine.v1.UploadRequest
+	14, // 21: proofd.engine.v1.Engine.Download:input_type -> proofd.engine.v1.DownloadRequest
+	19, // 22: proofd.engine.v1.Snark.Setup:input_type -> proofd.engine.v1.SetupRequest
+	21, // 23: proofd.engine.v1.Snark.Prove:input_type -> proofd.engine.v1.ProveRequest
+	23, // 24: proofd.engine.v1.Snark.Verify:input_type -> proofd.engine.v1.VerifyRequest
+	25, // 25: proofd.engine.v1.Snark.Stats:input_type -> proofd.engine.v1.StatsRequest
+	27, // 26: proofd.engine.v1.Snark.Check:input_type -> proofd.engine.v1.CheckRequest
+	29, // 27: proofd.engine.v1.Snark.Solidity:input_type -> proofd.engine.v1.SolidityRequest
+	32, // 28: proofd.engine.v1.Vm.Load:input_type -> proofd.engine.v1.VmLoadRequest
+	34, // 29: proofd.engine.v1.Vm.Claim:input_type -> proofd.engine.v1.VmStepRequest
+	34, // 30: proofd.engine.v1.Vm.StepData:input_type -> proofd.engine.v1.VmStepRequest
+	37, // 31: proofd.engine.v1.Vm.Final:input_type -> proofd.engine.v1.VmFinalRequest
+	38, // 32: proofd.engine.v1.Vm.Unload:input_type -> proofd.engine.v1.VmUnloadRequest
+	4,  // 33: proofd.engine.v1.Engine.Handshake:output_type -> proofd.engine.v1.HandshakeResponse
+	6,  // 34: proofd.engine.v1.Engine.Health:output_type -> proofd.engine.v1.HealthResponse
+	8,  // 35: proofd.engine.v1.Engine.Shutdown:output_type -> proofd.engine.v1.ShutdownResponse
+	10, // 36: proofd.engine.v1.Engine.Has:output_type -> proofd.engine.v1.HasResponse
+	13, // 37: proofd.engine.v1.Engine.Upload:output_type -> proofd.engine.v1.UploadResponse
+	15, // 38: proofd.engine.v1.Engine.Download:output_type -> proofd.engine.v1.DownloadResponse
+	20, // 39: proofd.engine.v1.Snark.Setup:output_type -> proofd.engine.v1.SetupResponse
+	22, // 40: proofd.engine.v1.Snark.Prove:output_type -> proofd.engine.v1.ProveResponse
+	24, // 41: proofd.engine.v1.Snark.Verify:output_type -> proofd.engine.v1.VerifyResponse
+	26, // 42: proofd.engine.v1.Snark.Stats:output_type -> proofd.engine.v1.StatsResponse
+	28, // 43: proofd.engine.v1.Snark.Check:output_type -> proofd.engine.v1.CheckResponse
+	30, // 44: proofd.engine.v1.Snark.Solidity:output_type -> proofd.engine.v1.SolidityResponse
+	33, // 45: proofd.engine.v1.Vm.Load:output_type -> proofd.engine.v1.VmLoadResponse
+	35, // 46: proofd.engine.v1.Vm.Claim:output_type -> proofd.engine.v1.VmClaimResponse
+	36, // 47: proofd.engine.v1.Vm.StepData:output_type -> proofd.engine.v1.VmStepDataResponse
+	35, // 48: proofd.engine.v1.Vm.Final:output_type -> proofd.engine.v1.VmClaimResponse
+	39, // 49: proofd.engine.v1.Vm.Unload:output_type -> proofd.engine.v1.VmUnloadResponse
+	33, // [33:50] is the sub-list for method output_type
+	16, // [16:33] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_proto_enginev1_engine_proto_init() }
@@ -2698,7 +2796,7 @@ func file_proto_enginev1_engine_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_enginev1_engine_proto_rawDesc), len(file_proto_enginev1_engine_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   3,

@@ -30,12 +30,44 @@ type Pool interface {
 	DoLease(ctx context.Context, affinity []artifact.Digest, fn func(*pool.Lease) error) error
 }
 
+// Profiles: which proof ends the chain.
+const (
+	// ProfileDefault: the aggregate stage is rollup's aggregate circuit
+	// (BN254) binding BundleSize batch proofs by digest; every proof is
+	// made and checked natively.
+	ProfileDefault = "default"
+	// ProfileEVM: the aggregate stage is rollup's wrap circuit (BN254)
+	// verifying the block's one batch proof in-circuit (BundleSize must be
+	// 1), its proofs made for gnark's Solidity verifier. Tx proofs are made
+	// for the BW6-761 batch circuit, batch proofs for the BN254 wrapper.
+	ProfileEVM = "evm"
+)
+
+// CheckProfile reports a profile New would refuse for p (defaults
+// applied): an unknown name, or the evm profile with a BundleSize other
+// than 1.
+func CheckProfile(profile string, p rollup.Params) error {
+	p.EnsureDefaults()
+	switch profile {
+	case "", ProfileDefault:
+		return nil
+	case ProfileEVM:
+		if p.BundleSize != 1 {
+			return fmt.Errorf("rollup prover: profile %s settles each block on its own: BundleSize must be 1, not %d", ProfileEVM, p.BundleSize)
+		}
+		return nil
+	}
+	return fmt.Errorf("rollup prover: profile %q: want %s or %s", profile, ProfileDefault, ProfileEVM)
+}
+
 // Config configures New.
 type Config struct {
 	Params rollup.Params
-	Pool   Pool
-	Keys   *keycache.Cache
-	Logger *slog.Logger
+	// Profile is ProfileDefault (also the empty string) or ProfileEVM.
+	Profile string
+	Pool    Pool
+	Keys    *keycache.Cache
+	Logger  *slog.Logger
 	// Ready, when set, is told as each stage's circuit and keys are ready.
 	Ready func(StageSetup)
 }
@@ -56,14 +88,18 @@ type stage struct {
 	ccs    artifact.Artifact
 	pk, vk artifact.Artifact
 	image  [32]byte
+	// target is where the stage's proofs are verified
+	// (snarkclient.ProveRequest.Target): they are made and checked for it.
+	target string
 }
 
 // Prover proves the rollup's stages on a pool.
 type Prover struct {
-	p      rollup.Params
-	pool   Pool
-	stages [3]stage
-	log    *slog.Logger
+	p       rollup.Params
+	profile string
+	pool    Pool
+	stages  [3]stage
+	log     *slog.Logger
 }
 
 // New compiles the circuits and readies their keys (see the package doc).
@@ -75,13 +111,20 @@ func New(ctx context.Context, cfg Config) (*Prover, []StageSetup, error) {
 	if cfg.Pool == nil || cfg.Keys == nil {
 		return nil, nil, errors.New("rollup prover: Pool and Keys are required")
 	}
+	if err := CheckProfile(cfg.Profile, cfg.Params); err != nil {
+		return nil, nil, err
+	}
+	if cfg.Profile == "" {
+		cfg.Profile = ProfileDefault
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	pr := &Prover{p: cfg.Params, pool: cfg.Pool, log: cfg.Logger}
+	pr := &Prover{p: cfg.Params, profile: cfg.Profile, pool: cfg.Pool, log: cfg.Logger}
+	evmProfile := cfg.Profile == ProfileEVM
 	var setups []StageSetup
 
-	ready := func(st pipeline.Stage, curve ecc.ID, compile func() (constraint.ConstraintSystem, error)) error {
+	ready := func(st pipeline.Stage, curve ecc.ID, target string, compile func() (constraint.ConstraintSystem, error)) error {
 		start := time.Now()
 		cs, err := compile()
 		if err != nil {
@@ -92,7 +135,11 @@ func New(ctx context.Context, cfg Config) (*Prover, []StageSetup, error) {
 			return fmt.Errorf("rollup prover: write the %s circuit: %w", st, err)
 		}
 		s := StageSetup{Stage: st, Curve: curve, Constraints: cs.GetNbConstraints(), Compile: time.Since(start)}
-		stg := stage{name: "rollup-" + st.String(), kind: receipts.Kind(st) + receipts.KindTx, ccs: artifact.New(buf.Bytes())}
+		name := "rollup-" + st.String()
+		if evmProfile && st == pipeline.StageAggregate {
+			name = "rollup-wrap"
+		}
+		stg := stage{name: name, kind: receipts.Kind(st) + receipts.KindTx, ccs: artifact.New(buf.Bytes()), target: target}
 		id := keycache.ID{CCS: stg.ccs.Digest, Scheme: snarkclient.Groth16}
 		keys, ok, err := cfg.Keys.Get(id)
 		if err != nil {
@@ -124,27 +171,47 @@ func New(ctx context.Context, cfg Config) (*Prover, []StageSetup, error) {
 		h.Write([]byte("proofd/image/v1"))
 		h.Write(stg.ccs.Digest[:])
 		h.Write(stg.vk.Digest[:])
+		if target != snarkclient.TargetNative {
+			// A proof made for another target is another proof: it does not
+			// verify natively (commitments), so it must not share a receipt
+			// key with a native one. Native images are unchanged.
+			h.Write([]byte("target/" + target))
+		}
 		copy(stg.image[:], h.Sum(nil))
 		pr.stages[st] = stg
 		setups = append(setups, s)
 		if cfg.Ready != nil {
 			cfg.Ready(s)
 		}
-		cfg.Logger.Info("circuit ready", "stage", st.String(), "constraints", s.Constraints, "compile", s.Compile, "setup", s.Setup, "cached", s.Cached)
+		cfg.Logger.Info("circuit ready", "stage", st.String(), "circuit", stg.name, "target", target, "constraints", s.Constraints, "compile", s.Compile, "setup", s.Setup, "cached", s.Cached)
 		return nil
 	}
 	p := cfg.Params
-	if err := ready(pipeline.StageTx, ecc.BLS12_377, func() (constraint.ConstraintSystem, error) { return rollup.CompileTx(p) }); err != nil {
+	txTarget, batchTarget := snarkclient.TargetNative, snarkclient.TargetNative
+	if evmProfile {
+		txTarget, batchTarget = snarkclient.TargetBW6761, snarkclient.TargetBN254
+	}
+	if err := ready(pipeline.StageTx, ecc.BLS12_377, txTarget, func() (constraint.ConstraintSystem, error) { return rollup.CompileTx(p) }); err != nil {
 		return nil, nil, err
 	}
 	txVK := groth16.NewVerifyingKey(ecc.BLS12_377)
 	if _, err := txVK.ReadFrom(bytes.NewReader(pr.stages[pipeline.StageTx].vk.Data)); err != nil {
 		return nil, nil, fmt.Errorf("rollup prover: read the tx verifying key: %w", err)
 	}
-	if err := ready(pipeline.StageBatch, ecc.BW6_761, func() (constraint.ConstraintSystem, error) { return rollup.CompileBatch(p, txVK) }); err != nil {
+	if err := ready(pipeline.StageBatch, ecc.BW6_761, batchTarget, func() (constraint.ConstraintSystem, error) { return rollup.CompileBatch(p, txVK) }); err != nil {
 		return nil, nil, err
 	}
-	if err := ready(pipeline.StageAggregate, ecc.BN254, func() (constraint.ConstraintSystem, error) { return rollup.CompileAggregate(p) }); err != nil {
+	if evmProfile {
+		batchVK := groth16.NewVerifyingKey(ecc.BW6_761)
+		if _, err := batchVK.ReadFrom(bytes.NewReader(pr.stages[pipeline.StageBatch].vk.Data)); err != nil {
+			return nil, nil, fmt.Errorf("rollup prover: read the batch verifying key: %w", err)
+		}
+		if err := ready(pipeline.StageAggregate, ecc.BN254, snarkclient.TargetSolidity, func() (constraint.ConstraintSystem, error) { return rollup.CompileWrap(p, batchVK) }); err != nil {
+			return nil, nil, err
+		}
+		return pr, setups, nil
+	}
+	if err := ready(pipeline.StageAggregate, ecc.BN254, snarkclient.TargetNative, func() (constraint.ConstraintSystem, error) { return rollup.CompileAggregate(p) }); err != nil {
 		return nil, nil, err
 	}
 	return pr, setups, nil
@@ -153,8 +220,16 @@ func New(ctx context.Context, cfg Config) (*Prover, []StageSetup, error) {
 // Params are the rollup parameters the circuits were built for.
 func (pr *Prover) Params() rollup.Params { return pr.p }
 
+// Profile is ProfileDefault or ProfileEVM.
+func (pr *Prover) Profile() string { return pr.profile }
+
 // VK is a stage's verifying key.
 func (pr *Prover) VK(st pipeline.Stage) artifact.Artifact { return pr.stages[st].vk }
+
+// Target is where a stage's proofs are verified (snarkclient's target
+// names): in the evm profile the aggregate stage's, the wrapper's, are for
+// the Solidity verifier exported from VK(StageAggregate).
+func (pr *Prover) Target(st pipeline.Stage) string { return pr.stages[st].target }
 
 func permanent(err error) error { return fmt.Errorf("%w: %w", pipeline.ErrPermanent, err) }
 
@@ -199,7 +274,14 @@ func (pr *Prover) Key(w pipeline.Work) (receipts.Key, error) {
 		if err != nil {
 			return k, err
 		}
-		k.Statement = rollup.AggregateStatement(pr.p, refs)
+		if pr.profile == ProfileEVM {
+			if len(refs) != 1 {
+				return k, permanent(fmt.Errorf("%s: the wrap stage takes 1 batch proof, got %d", w.Job, len(refs)))
+			}
+			k.Statement = rollup.WrapStatement(pr.p, refs[0])
+		} else {
+			k.Statement = rollup.AggregateStatement(pr.p, refs)
+		}
 		k.Index = w.Job.Height // the bundle's end coordinate
 	}
 	return k, nil
@@ -222,6 +304,10 @@ func (pr *Prover) witness(w pipeline.Work) ([]byte, error) {
 		}
 		wit, err = rollup.BatchWitness(pr.p, b, proofs)
 	case pipeline.StageAggregate:
+		if pr.profile == ProfileEVM {
+			wit, err = pr.wrapWitness(w)
+			break
+		}
 		var refs []rollup.BatchRef
 		if refs, err = pr.refs(w); err == nil {
 			wit, err = rollup.AggregateWitness(pr.p, refs)
@@ -235,6 +321,19 @@ func (pr *Prover) witness(w pipeline.Work) ([]byte, error) {
 		return nil, fmt.Errorf("%s: witness: %w", w.Job, err)
 	}
 	return data, nil
+}
+
+// wrapWitness is the evm profile's aggregate-stage witness: the wrapper
+// over the one batch proof of the bundle (BundleSize is 1).
+func (pr *Prover) wrapWitness(w pipeline.Work) (witness.Witness, error) {
+	if len(w.Inputs) != 1 {
+		return nil, fmt.Errorf("the wrap stage takes 1 batch proof, got %d", len(w.Inputs))
+	}
+	b, err := decodeBlock(w, w.Inputs[0].Payload)
+	if err != nil {
+		return nil, err
+	}
+	return rollup.WrapWitness(pr.p, b, w.Inputs[0].Receipt.Proof)
 }
 
 // classify marks what retrying cannot fix.
@@ -255,7 +354,7 @@ func (pr *Prover) Prove(ctx context.Context, w pipeline.Work, k receipts.Key) (r
 	}
 	var res *snarkclient.ProveResult
 	err = pr.pool.DoLease(ctx, []artifact.Digest{st.ccs.Digest, st.pk.Digest}, func(l *pool.Lease) (err error) {
-		res, err = snarkclient.New(l.Conn).Prove(ctx, snarkclient.ProveRequest{Name: st.name, CCS: st.ccs, PK: st.pk, Witness: wit})
+		res, err = snarkclient.New(l.Conn).Prove(ctx, snarkclient.ProveRequest{Name: st.name, CCS: st.ccs, PK: st.pk, Witness: wit, Target: st.target})
 		if err == nil {
 			l.Holds(st.ccs.Digest, st.pk.Digest)
 		}
@@ -284,7 +383,7 @@ func (pr *Prover) VerifySettlement(ctx context.Context, in pipeline.Input) error
 func (pr *Prover) verify(ctx context.Context, st stage, r receipts.Receipt) error {
 	var res *snarkclient.VerifyResult
 	err := pr.pool.DoLease(ctx, []artifact.Digest{st.vk.Digest}, func(l *pool.Lease) (err error) {
-		res, err = snarkclient.New(l.Conn).Verify(ctx, snarkclient.VerifyRequest{Name: st.name, VK: st.vk, Proof: r.Proof, Public: r.Public})
+		res, err = snarkclient.New(l.Conn).Verify(ctx, snarkclient.VerifyRequest{Name: st.name, VK: st.vk, Proof: r.Proof, Public: r.Public, Target: st.target})
 		return err
 	})
 	if err != nil {
