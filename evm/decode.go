@@ -1,10 +1,8 @@
 package evm
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
 
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark/backend/groth16"
@@ -12,6 +10,7 @@ import (
 	"github.com/consensys/gnark/backend/plonk"
 	plonkbn254 "github.com/consensys/gnark/backend/plonk/bn254"
 	"github.com/consensys/gnark/backend/witness"
+	"github.com/proofd/proofd/internal/gnarkio"
 )
 
 // Caps on untrusted sizes, far above real inputs: proofs are under 2 KiB; a
@@ -47,19 +46,19 @@ func DecodeProof(data []byte) (*Proof, error) {
 		return nil, fmt.Errorf("%d bytes: larger than any proof (%d)", len(data), maxProofBytes)
 	}
 	g := groth16.NewProof(ecc.BN254)
-	gerr := readAll(g, data)
+	gerr := gnarkio.ReadAll(g, data)
 	if gerr == nil {
 		return &Proof{Scheme: Groth16, Groth16: g}, nil
 	}
 	p := plonk.NewProof(ecc.BN254)
-	if readAll(p, data) == nil {
+	if gnarkio.ReadAll(p, data) == nil {
 		return &Proof{Scheme: Plonk, Plonk: p}, nil
 	}
 	for _, c := range []ecc.ID{ecc.BLS12_377, ecc.BW6_761} {
-		if readAll(groth16.NewProof(c), data) == nil {
+		if gnarkio.ReadAll(groth16.NewProof(c), data) == nil {
 			return nil, fmt.Errorf("a %s Groth16 proof: Solidity verifiers exist for bn254 only", curveName(c))
 		}
-		if readAll(plonk.NewProof(c), data) == nil {
+		if gnarkio.ReadAll(plonk.NewProof(c), data) == nil {
 			return nil, fmt.Errorf("a %s PLONK proof: Solidity verifiers exist for bn254 only", curveName(c))
 		}
 	}
@@ -79,13 +78,13 @@ func DecodeVK(data []byte) (*VerifyingKey, error) {
 		return nil, fmt.Errorf("%d bytes: larger than any verifying key (%d)", len(data), maxVKBytes)
 	}
 	g := groth16.NewVerifyingKey(ecc.BN254)
-	gerr := readAll(g, data)
+	gerr := gnarkio.ReadAll(g, data)
 	if gerr == nil {
 		vk := g.(*groth16bn254.VerifyingKey)
 		return &VerifyingKey{Scheme: Groth16, NbPublic: vk.NbPublicWitness() - len(vk.PublicAndCommitmentCommitted), Commitments: len(vk.PublicAndCommitmentCommitted)}, nil
 	}
 	p := plonk.NewVerifyingKey(ecc.BN254)
-	if readAll(p, data) == nil {
+	if gnarkio.ReadAll(p, data) == nil {
 		vk := p.(*plonkbn254.VerifyingKey)
 		if vk.NbPublicVariables > uint64(maxPublicBytes/32) {
 			return nil, fmt.Errorf("corrupt PLONK key: %d public inputs", vk.NbPublicVariables)
@@ -93,7 +92,7 @@ func DecodeVK(data []byte) (*VerifyingKey, error) {
 		return &VerifyingKey{Scheme: Plonk, NbPublic: int(vk.NbPublicVariables), Commitments: len(vk.CommitmentConstraintIndexes)}, nil
 	}
 	for _, c := range []ecc.ID{ecc.BLS12_377, ecc.BW6_761} {
-		if readAll(groth16.NewVerifyingKey(c), data) == nil || readAll(plonk.NewVerifyingKey(c), data) == nil {
+		if gnarkio.ReadAll(groth16.NewVerifyingKey(c), data) == nil || gnarkio.ReadAll(plonk.NewVerifyingKey(c), data) == nil {
 			return nil, fmt.Errorf("a %s verifying key: Solidity verifiers exist for bn254 only", curveName(c))
 		}
 	}
@@ -210,48 +209,4 @@ func CalldataWith(proof, public, vk []byte, opt Options) (*Call, error) {
 		return nil, &InputError{"proof", err}
 	}
 	return c, nil
-}
-
-// readAll runs gnark's decoder on data, turning a panic into an error and
-// insisting every byte is consumed.
-func readAll(r io.ReaderFrom, data []byte) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("corrupt: decoder failed: %v", p)
-		}
-	}()
-	n, err := r.ReadFrom(newLengthGuard(data))
-	if err != nil {
-		return fmt.Errorf("corrupt or truncated: %v", err)
-	}
-	if n != int64(len(data)) {
-		return fmt.Errorf("%d trailing bytes after %d bytes of data", int64(len(data))-n, n)
-	}
-	return nil
-}
-
-// lengthGuard refuses a declared slice length the rest of the input cannot
-// hold. gnark-crypto's decoders read each slice length as one 4-byte
-// big-endian read and allocate that many elements first; every element takes
-// at least 4 bytes, so a length above remaining/4 cannot be valid. (The same
-// guard as the snark package's.)
-type lengthGuard struct {
-	r    *bytes.Reader
-	size int64
-}
-
-func newLengthGuard(data []byte) *lengthGuard {
-	return &lengthGuard{r: bytes.NewReader(data), size: int64(len(data))}
-}
-
-func (g *lengthGuard) Read(p []byte) (int, error) {
-	n, err := g.r.Read(p)
-	if len(p) == 4 && n == 4 {
-		if v := int64(binary.BigEndian.Uint32(p)); v > int64(g.r.Len())/4 {
-			// No bytes read: io.ReadFull drops an error that comes with a full buffer.
-			return 0, fmt.Errorf("length %d at offset %d exceeds what the remaining %d bytes can hold",
-				v, g.size-int64(g.r.Len())-4, g.r.Len())
-		}
-	}
-	return n, err
 }

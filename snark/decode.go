@@ -1,10 +1,8 @@
 package snark
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math/big"
 	"strings"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/consensys/gnark/backend/witness"
 	"github.com/consensys/gnark/constraint"
 	"github.com/fxamacker/cbor/v2"
+	"github.com/proofd/proofd/internal/gnarkio"
 )
 
 // Curves the engine proves on.
@@ -132,7 +131,7 @@ func decodeCCS(data []byte) (*circuit, error) {
 	default:
 		return nil, fmt.Errorf("unknown constraint system type %d", h.Type)
 	}
-	if err := readAll(c.cs, data); err != nil {
+	if err := gnarkio.ReadAll(c.cs, data); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -157,71 +156,6 @@ func curveOfField(hex string) (ecc.ID, error) {
 		hex = hex[:80] + "…"
 	}
 	return ecc.UNKNOWN, fmt.Errorf("scalar field %q is not one of bn254, bls12-377, bw6-761", hex)
-}
-
-// lengthGuard feeds bytes to gnark's decoders and refuses a declared slice
-// length that the rest of the input cannot hold. gnark-crypto's decoders
-// read every slice length as one 4-byte big-endian read and allocate that
-// many elements before reading them, so a flipped bit could otherwise ask
-// for gigabytes. Every element of every slice they decode takes at least 4
-// bytes, so a length above remaining/4 is impossible in a valid encoding.
-type lengthGuard struct {
-	r    *bytes.Reader
-	size int64
-}
-
-func newLengthGuard(data []byte) *lengthGuard {
-	return &lengthGuard{r: bytes.NewReader(data), size: int64(len(data))}
-}
-
-func (g *lengthGuard) Read(p []byte) (int, error) {
-	n, err := g.r.Read(p)
-	if len(p) == 4 && n == 4 {
-		if v := int64(binary.BigEndian.Uint32(p)); v > int64(g.r.Len())/4 {
-			// Report no bytes read: io.ReadFull drops an error that comes
-			// with a full buffer.
-			return 0, fmt.Errorf("length %d at offset %d exceeds what the remaining %d bytes can hold",
-				v, g.size-int64(g.r.Len())-4, g.r.Len())
-		}
-	}
-	return n, err
-}
-
-// readAll runs gnark's decoder on data, turning a panic into an error and
-// insisting every byte is consumed.
-func readAll(r io.ReaderFrom, data []byte) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("corrupt: decoder failed: %v", p)
-		}
-	}()
-	n, err := r.ReadFrom(newLengthGuard(data))
-	if err != nil {
-		return fmt.Errorf("corrupt or truncated: %v", err)
-	}
-	if n != int64(len(data)) {
-		return fmt.Errorf("%d trailing bytes after %d bytes of data", int64(len(data))-n, n)
-	}
-	return nil
-}
-
-// unsafeReadAll is readAll for trusted bytes (checked digest): no subgroup checks.
-func unsafeReadAll(r interface {
-	UnsafeReadFrom(io.Reader) (int64, error)
-}, data []byte) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("corrupt: decoder failed: %v", p)
-		}
-	}()
-	n, err := r.UnsafeReadFrom(newLengthGuard(data))
-	if err != nil {
-		return fmt.Errorf("corrupt or truncated: %v", err)
-	}
-	if n != int64(len(data)) {
-		return fmt.Errorf("%d trailing bytes after %d bytes of data", int64(len(data))-n, n)
-	}
-	return nil
 }
 
 // decodeWitness reads gnark's witness encoding for curve:
@@ -301,12 +235,12 @@ func decodeVK(data []byte) (*verifier, error) {
 			var err error
 			if scheme == "groth16" {
 				v.groth16 = groth16.NewVerifyingKey(curve)
-				if err = readAll(v.groth16, data); err == nil {
+				if err = gnarkio.ReadAll(v.groth16, data); err == nil {
 					v.nbPublic = groth16NbPublic(v.groth16)
 				}
 			} else {
 				v.plonk = plonk.NewVerifyingKey(curve)
-				if err = readAll(v.plonk, data); err == nil {
+				if err = gnarkio.ReadAll(v.plonk, data); err == nil {
 					v.nbPublic, err = plonkNbPublic(v.plonk)
 				}
 			}
@@ -335,13 +269,13 @@ func decodeProof(data []byte, v *verifier) (any, error) {
 	}
 	if v.scheme == "groth16" {
 		p := groth16.NewProof(v.curve)
-		if err := readAll(p, data); err != nil {
+		if err := gnarkio.ReadAll(p, data); err != nil {
 			return nil, fmt.Errorf("not a %s Groth16 proof: %v", CurveName(v.curve), err)
 		}
 		return p, nil
 	}
 	p := plonk.NewProof(v.curve)
-	if err := readAll(p, data); err != nil {
+	if err := gnarkio.ReadAll(p, data); err != nil {
 		return nil, fmt.Errorf("not a %s PLONK proof: %v", CurveName(v.curve), err)
 	}
 	return p, nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine/host"
+	"github.com/proofd/proofd/internal/gnarkio"
 	"github.com/proofd/proofd/proto/enginev1"
 )
 
@@ -101,13 +102,13 @@ func (s *server) prover(l *host.Lease, d artifact.Digest, c *circuit) (*prover, 
 		p := &prover{}
 		if c.scheme == "groth16" {
 			p.groth16 = groth16.NewProvingKey(c.curve)
-			if err := unsafeReadAll(p.groth16, b); err != nil {
+			if err := gnarkio.UnsafeReadAll(p.groth16, b); err != nil {
 				return nil, fmt.Errorf("not a %s Groth16 proving key: %v", CurveName(c.curve), err)
 			}
 			return p, nil
 		}
 		p.plonk = plonk.NewProvingKey(c.curve)
-		if err := unsafeReadAll(p.plonk, b); err != nil {
+		if err := gnarkio.UnsafeReadAll(p.plonk, b); err != nil {
 			return nil, fmt.Errorf("not a %s PLONK proving key: %v", CurveName(c.curve), err)
 		}
 		return p, nil

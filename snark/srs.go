@@ -14,6 +14,7 @@ import (
 
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/engine/host"
+	"github.com/proofd/proofd/internal/gnarkio"
 )
 
 // DevSRSSeed derives the development SRS. Its toxic waste is public: anyone
@@ -63,7 +64,7 @@ func decodeSRS(b []byte, curve ecc.ID, sizeLagrange int) (any, error) {
 	switch curve {
 	case ecc.BN254:
 		var srs kzgbn254.SRS
-		if err := readAll(&srs, b); err != nil {
+		if err := gnarkio.ReadAll(&srs, b); err != nil {
 			return nil, fmt.Errorf("not a bn254 KZG SRS: %v", err)
 		}
 		if len(srs.Pk.G1) < need {
@@ -76,7 +77,7 @@ func decodeSRS(b []byte, curve ecc.ID, sizeLagrange int) (any, error) {
 		return [2]kzg.SRS{&srs, &kzgbn254.SRS{Pk: kzgbn254.ProvingKey{G1: lag}, Vk: srs.Vk}}, nil
 	case ecc.BLS12_377:
 		var srs kzgbls12377.SRS
-		if err := readAll(&srs, b); err != nil {
+		if err := gnarkio.ReadAll(&srs, b); err != nil {
 			return nil, fmt.Errorf("not a bls12-377 KZG SRS: %v", err)
 		}
 		if len(srs.Pk.G1) < need {
@@ -89,7 +90,7 @@ func decodeSRS(b []byte, curve ecc.ID, sizeLagrange int) (any, error) {
 		return [2]kzg.SRS{&srs, &kzgbls12377.SRS{Pk: kzgbls12377.ProvingKey{G1: lag}, Vk: srs.Vk}}, nil
 	case ecc.BW6_761:
 		var srs kzgbw6761.SRS
-		if err := readAll(&srs, b); err != nil {
+		if err := gnarkio.ReadAll(&srs, b); err != nil {
 			return nil, fmt.Errorf("not a bw6-761 KZG SRS: %v", err)
 		}
 		if len(srs.Pk.G1) < need {

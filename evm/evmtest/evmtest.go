@@ -1,6 +1,3 @@
-// Package evmtest compiles Solidity with the pinned solc (npm's solcjs,
-// installed by scripts/install-solc.sh on first use) and runs contracts in
-// go-ethereum's in-memory EVM, for tests of the verifiers gnark exports.
 package evmtest
 
 import (
