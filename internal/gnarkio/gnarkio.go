@@ -1,8 +1,3 @@
-// Package gnarkio runs gnark's binary decoders on bytes from outside
-// without letting them panic or allocate what the input cannot hold: a
-// length field is checked against the bytes left before gnark-crypto
-// allocates for it, a decoder panic becomes an error, and every byte must be
-// consumed. The snark engine and the evm package decode through it.
 package gnarkio
 
 import (
