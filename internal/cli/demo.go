@@ -14,6 +14,8 @@ import (
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/examples/rollup/prover"
 	"github.com/proofd/proofd/internal/chainrun"
+	"github.com/proofd/proofd/pipeline"
+	"github.com/proofd/proofd/pipeline/pipelinemetrics"
 	"github.com/proofd/proofd/snark"
 )
 
@@ -56,7 +58,7 @@ func (a *app) demoCommand() *cobra.Command {
 	fl.StringVar(&f.profile, "profile", "default", "default (aggregate on BN254 binding the batch proofs) or evm (each block's batch proof verified in a BN254 "+
 		"wrapper whose proof gnark's Solidity verifier accepts; bundle size 1; slow: millions of constraints)")
 	fl.BoolVar(&f.json, "json", false, "print the final table as one JSON object")
-	fl.BoolVar(&f.metrics, "metrics", false, "print the pool's Prometheus metrics at the end")
+	fl.BoolVar(&f.metrics, "metrics", false, "print the pool's and the pipeline's Prometheus metrics at the end")
 	return cmd
 }
 
@@ -138,6 +140,10 @@ func (a *app) demo(ctx context.Context, f demoFlags) error {
 	}
 	defer fac.Close(context.WithoutCancel(ctx))
 
+	observeMetrics, err := pipelinemetrics.Observer(reg)
+	if err != nil {
+		return err
+	}
 	disp := a.newDemoDisplay(f)
 	fmt.Fprintf(a.stderr, "demo: %d blocks of %d transfers, %d reorgs (seed %d), %d engine processes, data in %s\n",
 		f.sim.Blocks, f.sim.TxsPerBlock, f.sim.Reorgs, f.sim.Seed, f.engines, dir)
@@ -147,7 +153,8 @@ func (a *app) demo(ctx context.Context, f demoFlags) error {
 		// each fork is proven before the next reorg: a flip back then finds
 		// its proofs in the store instead of never having made them.
 		MaxUnsettled: 1,
-		Observe:      disp.update, Setup: disp.setup, Logger: a.logger(),
+		Observe:      func(u pipeline.Update) { disp.update(u); observeMetrics(u) },
+		Setup:        disp.setup, Logger: a.logger(),
 	})
 	disp.finish()
 	if err != nil {
