@@ -185,6 +185,24 @@ func (l *Log) Replay(fn func(seq uint64, ev pipeline.Event) error) error {
 	return it.Error()
 }
 
+// Event returns logged event number seq; ok is false when there is none
+// (never logged, or dropped by Rebase).
+func (l *Log) Event(seq uint64) (ev pipeline.Event, ok bool, err error) {
+	v, closer, err := l.db.Get(eventKey(seq))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ev, false, nil
+	}
+	if err != nil {
+		return ev, false, fmt.Errorf("chainlog: event %d: %w", seq, err)
+	}
+	ev, err = decodeEvent(bytes.Clone(v))
+	closer.Close()
+	if err != nil {
+		return ev, false, fmt.Errorf("chainlog: event %d: %w", seq, err)
+	}
+	return ev, true, nil
+}
+
 // Begin journals that job's proving starts (attempt counts from 1),
 // durably, before the proof is asked for.
 func (l *Log) Begin(job pipeline.JobID, attempt int) error {

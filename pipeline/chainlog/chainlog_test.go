@@ -56,6 +56,12 @@ func TestLogSurvivesReopenAndRebase(t *testing.T) {
 	if got := replayAll(t, l); !reflect.DeepEqual(got, evs) {
 		t.Fatalf("replayed %+v, want %+v", got, evs)
 	}
+	if ev, ok, err := l.Event(2); err != nil || !ok || !reflect.DeepEqual(ev, evs[2]) {
+		t.Fatalf("Event(2) = %+v, %v, %v; want %+v", ev, ok, err, evs[2])
+	}
+	if _, ok, err := l.Event(99); ok || err != nil {
+		t.Fatalf("Event(99): ok %v, %v", ok, err)
+	}
 	inflight, err := l.InFlight()
 	if err != nil || !reflect.DeepEqual(inflight, map[pipeline.JobID]int{job: 2}) {
 		t.Fatalf("in flight %v, %v", inflight, err)
