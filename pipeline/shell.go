@@ -81,7 +81,7 @@ type Prover interface {
 type Update struct {
 	Block     *Block // a block was accepted
 	Reorg     bool   // ... and it reorganized the chain
-	Published *JobID // a proof was published
+	Published *JobID // a proof was published (its receipt in Input)
 	Proved    *JobID // a proof was made (took Took)
 	Hit       *JobID // a lookup found a proof
 	Retry     *JobID // a proof failed and will be retried
@@ -89,6 +89,7 @@ type Update struct {
 	Pruned    uint64 // receipts through this height were pruned
 	Took      time.Duration
 	Err       error
+	Input     *Input
 }
 
 // ShellConfig configures Run. Source, Log, Store and Prover are required.
@@ -374,7 +375,8 @@ func (s *shell) effect(e Effect) {
 		s.store(e.Job)
 	case Publish:
 		s.published[e.Job] = true
-		s.observe(Update{Published: &e.Job})
+		in := s.held[e.Job]
+		s.observe(Update{Published: &e.Job, Input: &in})
 		// Bundles may settle out of order (a later one found by lookup
 		// before an earlier one is proven): report the highest.
 		if e.Job.Stage == StageAggregate && (s.rep.Settlement == nil || e.Job.Height > s.rep.Settlement.Job.Height) {
