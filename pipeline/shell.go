@@ -80,6 +80,7 @@ type Prover interface {
 // Update tells an observer what just happened; one field is set.
 type Update struct {
 	Block     *Block // a block was accepted
+	Refused   *Block // a block the chain could not take (Err says why): its parent is unknown or pruned, it forks below finality, or its height does not follow
 	Reorg     bool   // ... and it reorganized the chain
 	Published *JobID // a proof was published (its receipt in Input)
 	Proved    *JobID // a proof was made (took Took)
@@ -122,6 +123,7 @@ type Report struct {
 	Hits      [3]int // proofs found by lookup, by Stage
 	Published [3]int
 	Reorgs    int // reorgs among the new events
+	Refused   int // new blocks the chain could not take (see Update.Refused)
 	Retries   int
 	Corrupt   int // lookups that met a corrupt or stale value (proved again)
 	Failed    []error
@@ -279,11 +281,8 @@ func (s *shell) replay() error {
 			return nil
 		}
 		effs, err := s.accept(ev)
-		if errors.Is(err, ErrUnknownParent) {
-			return nil
-		}
 		if err != nil {
-			return fmt.Errorf("pipeline: replay event %d: %w", seq, err)
+			return nil // refused when it came, or its fork was pruned since
 		}
 		s.queue = append(s.queue, effs...)
 		return nil
@@ -339,7 +338,13 @@ func (s *shell) maybeFetch() {
 			s.rep.Accepted++
 			effs, err := s.accept(ev)
 			if err != nil {
-				s.fail(fmt.Errorf("pipeline: source event %d: %w", n, err))
+				// A block the chain cannot take (its parent unknown or
+				// pruned, a fork below finality, a height that does not
+				// follow its parent's) is refused, not fatal: the source
+				// is outside this process. Replay refuses it again.
+				s.rep.Refused++
+				s.log.Warn("block refused", "event", n, "err", err)
+				s.observe(Update{Refused: ev.Block, Err: err})
 			}
 			return effs
 		}

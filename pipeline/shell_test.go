@@ -275,3 +275,32 @@ func TestShellBoundsIngest(t *testing.T) {
 		t.Errorf("ingest ran %d blocks ahead of the settled batches, bound 3", maxAhead)
 	}
 }
+
+// A block the chain cannot take is refused and reported; the run goes on.
+func TestShellRefusesBadBlocks(t *testing.T) {
+	n := openNode(t, t.TempDir())
+	orphan := block(7, 7, 3, 1) // its parent, fork 7 at height 2, never came
+	evs := []pipeline.Event{block(1, 1, 1, 1), orphan, block(1, 1, 2, 1)}
+	var refused []pipeline.Hash
+	rep, err := pipeline.Run(context.Background(), pipeline.ShellConfig{
+		Core: pipeline.Config{BundleSize: 2}, Genesis: genesis,
+		Source: &sliceSource{events: evs}, Log: n.log, Store: n.store, Prover: n.prover,
+		Observe: func(u pipeline.Update) {
+			if u.Refused != nil {
+				refused = append(refused, u.Refused.Hash)
+				if !errors.Is(u.Err, pipeline.ErrUnknownParent) {
+					t.Errorf("refused for %v, want ErrUnknownParent", u.Err)
+				}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Refused != 1 || len(refused) != 1 || refused[0] != orphan.Block.Hash {
+		t.Fatalf("refused %d (%v), want the orphan", rep.Refused, refused)
+	}
+	if rep.Settlement == nil || rep.Settlement.Job.Height != 2 {
+		t.Fatalf("settlement %+v, want the aggregate at 2", rep.Settlement)
+	}
+}

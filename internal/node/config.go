@@ -1,0 +1,175 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/proofd/proofd/examples/rollup"
+)
+
+// Config is the node's configuration. Every key is a YAML key of the config
+// file, a flag of `proofd node` (--KEY) and an environment variable
+// (PROOFD_KEY, dashes as underscores); flags win over the environment, the
+// environment over the file, the file over the defaults.
+type Config struct {
+	DataDir  string `koanf:"data-dir"`
+	HTTPAddr string `koanf:"http-addr"`
+	// AllowInsecureHTTP permits a non-loopback HTTP listener (there is no
+	// TLS on it yet).
+	AllowInsecureHTTP bool `koanf:"allow-insecure-http"`
+	Engines           int  `koanf:"engines"`
+	// MaxBehind is how many submitted blocks the pipeline may lag behind
+	// before submit answers 429 with Retry-After.
+	MaxBehind   int           `koanf:"max-behind"`
+	MaxBody     int64         `koanf:"max-body-bytes"`
+	Depth       int           `koanf:"depth"`
+	TxsPerBlock int           `koanf:"txs-per-block"`
+	BundleSize  int           `koanf:"bundle-size"`
+	Retries     int           `koanf:"retries"`
+	ShutdownFor time.Duration `koanf:"shutdown-grace"`
+}
+
+// Defaults is the configuration before file, environment and flags.
+func Defaults() Config {
+	return Config{
+		DataDir: "proofd-data", HTTPAddr: "127.0.0.1:8547", Engines: 2, MaxBehind: 16, MaxBody: 1 << 20,
+		Depth: 8, TxsPerBlock: 2, BundleSize: 4, Retries: 2, ShutdownFor: 5 * time.Second,
+	}
+}
+
+// Flags declares every key as a flag on fs, with its default.
+func Flags(fs *pflag.FlagSet) {
+	d := Defaults()
+	fs.String("data-dir", d.DataDir, "where keys, receipts, the accepted chain and the inbox live")
+	fs.String("http-addr", d.HTTPAddr, "the HTTP listener: status, /metrics, /healthz, /readyz and the ingest API")
+	fs.Bool("allow-insecure-http", false, "allow a non-loopback --http-addr without TLS")
+	fs.Int("engines", d.Engines, "engine processes in the pool")
+	fs.Int("max-behind", d.MaxBehind, "submitted blocks the pipeline may lag before submit answers 429")
+	fs.Int64("max-body-bytes", d.MaxBody, "largest ingest request body")
+	fs.Int("depth", d.Depth, "balance tree depth of the tx circuit")
+	fs.Int("txs-per-block", d.TxsPerBlock, "transactions per block (fixed by the batch circuit)")
+	fs.Int("bundle-size", d.BundleSize, "blocks per aggregate proof")
+	fs.Int("retries", d.Retries, "retries of a failed proof after the pool's own")
+	fs.Duration("shutdown-grace", d.ShutdownFor, "how long SIGTERM lets proofs in flight finish")
+}
+
+// Load reads the config file (if path is not empty), then PROOFD_*
+// environment variables, then the flags set on fs, over the defaults, and
+// validates the result, reporting every problem at once.
+func Load(path string, fs *pflag.FlagSet, environ func() []string) (Config, error) {
+	k := koanf.New(".")
+	cfg := Defaults()
+	if path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if environ == nil {
+		environ = os.Environ
+	}
+	err := k.Load(env.Provider(".", env.Opt{
+		Prefix:      "PROOFD_",
+		EnvironFunc: environ,
+		// Only the node's own keys: other parts of proofd read PROOFD_*
+		// variables of their own (PROOFD_DEBUG_DIR, say).
+		TransformFunc: func(key, v string) (string, any) {
+			key = strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(key, "PROOFD_")), "_", "-")
+			if !knownKeys[key] {
+				return "", nil
+			}
+			return key, v
+		},
+	}), nil)
+	if err != nil {
+		return cfg, fmt.Errorf("environment: %w", err)
+	}
+	if fs != nil {
+		if err := k.Load(posflag.Provider(fs, ".", k), nil); err != nil {
+			return cfg, fmt.Errorf("flags: %w", err)
+		}
+	}
+	if err := checkKeys(k.Keys()); err != nil {
+		return cfg, err
+	}
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: true}); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, cfg.Validate()
+}
+
+var knownKeys = map[string]bool{
+	"data-dir": true, "http-addr": true, "allow-insecure-http": true, "engines": true, "max-behind": true,
+	"max-body-bytes": true, "depth": true, "txs-per-block": true, "bundle-size": true, "retries": true,
+	"shutdown-grace": true, "config": true, "check": true,
+}
+
+// checkKeys refuses keys nobody reads (in the config file): a typo must not
+// be silently ignored.
+func checkKeys(keys []string) error {
+	var errs []error
+	for _, key := range keys {
+		if !knownKeys[key] {
+			errs = append(errs, fmt.Errorf("config: unknown key %q", key))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir: empty"))
+	}
+	host, _, err := net.SplitHostPort(c.HTTPAddr)
+	switch {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("http-addr %q: %w", c.HTTPAddr, err))
+	case !loopback(host) && !c.AllowInsecureHTTP:
+		errs = append(errs, fmt.Errorf("http-addr %q: not a loopback address, and the listener has no TLS; set allow-insecure-http to bind it anyway", c.HTTPAddr))
+	}
+	if c.Engines < 1 {
+		errs = append(errs, fmt.Errorf("engines: %d, need at least 1", c.Engines))
+	}
+	if c.MaxBehind < 1 {
+		errs = append(errs, fmt.Errorf("max-behind: %d, need at least 1", c.MaxBehind))
+	}
+	if c.MaxBody < 1024 {
+		errs = append(errs, fmt.Errorf("max-body-bytes: %d, need at least 1024", c.MaxBody))
+	}
+	if c.Retries < 0 {
+		errs = append(errs, fmt.Errorf("retries: %d is negative", c.Retries))
+	}
+	if c.ShutdownFor < 0 {
+		errs = append(errs, fmt.Errorf("shutdown-grace: %s is negative", c.ShutdownFor))
+	}
+	p := c.Params()
+	if err := p.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Params are the rollup parameters the configuration gives.
+func (c Config) Params() rollup.Params {
+	return rollup.Params{Depth: c.Depth, TxsPerBlock: c.TxsPerBlock, BundleSize: c.BundleSize}
+}
