@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"io"
 	"sync"
 
 	"github.com/proofd/proofd/pipeline"
@@ -15,9 +16,10 @@ type inbox struct {
 	log *chainlog.Log
 
 	mu       sync.Mutex
-	known    map[pipeline.Hash]bool // every block submitted, and genesis
+	known    map[pipeline.Hash]uint64 // every block submitted, and genesis: its height
 	changed  chan struct{}          // closed and replaced on every append
 	consumed uint64                 // the pipeline has asked for events below this
+	draining bool                   // stopping: the stream ends after what is logged
 }
 
 func openInbox(dir string, genesis pipeline.Hash) (*inbox, error) {
@@ -25,10 +27,10 @@ func openInbox(dir string, genesis pipeline.Hash) (*inbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &inbox{log: lg, known: map[pipeline.Hash]bool{genesis: true}, changed: make(chan struct{})}
+	in := &inbox{log: lg, known: map[pipeline.Hash]uint64{genesis: 0}, changed: make(chan struct{})}
 	err = lg.Replay(func(_ uint64, ev pipeline.Event) error {
 		if ev.Block != nil {
-			in.known[ev.Block.Hash] = true
+			in.known[ev.Block.Hash] = ev.Block.Height
 		}
 		return nil
 	})
@@ -48,27 +50,34 @@ const (
 	accepted submitResult = iota
 	duplicate
 	unknownParent
+	badHeight
 	behind
 )
 
 // submit appends a block durably. A block already submitted is a
-// duplicate (nothing written); one whose parent was never submitted is
-// refused; so is any block while the pipeline lags more than maxBehind.
+// duplicate (nothing written); one whose parent was never submitted, or
+// whose height does not follow its parent's, is refused; so is any block
+// while the pipeline lags more than maxBehind events. (What only the chain
+// can judge, a fork below finality, the pipeline refuses and reports.)
 func (in *inbox) submit(ev pipeline.Event, maxBehind int) (submitResult, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	_, dup := in.known[ev.Block.Hash]
+	parent, hasParent := in.known[ev.Block.Parent]
 	switch {
-	case in.known[ev.Block.Hash]:
+	case dup:
 		return duplicate, nil
-	case !in.known[ev.Block.Parent]:
+	case !hasParent:
 		return unknownParent, nil
-	case in.log.Next()-in.consumed > uint64(maxBehind):
+	case ev.Block.Height != parent+1:
+		return badHeight, nil
+	case in.log.Next()-min(in.consumed, in.log.Next()) > uint64(maxBehind):
 		return behind, nil
 	}
 	if err := in.append(ev); err != nil {
 		return accepted, err
 	}
-	in.known[ev.Block.Hash] = true
+	in.known[ev.Block.Hash] = ev.Block.Height
 	return accepted, nil
 }
 
@@ -95,16 +104,29 @@ func (in *inbox) behind() uint64 {
 	return in.log.Next() - min(in.consumed, in.log.Next())
 }
 
+// drain ends the stream after the events logged so far (io.EOF), so the
+// pipeline finishes and returns.
+func (in *inbox) drain() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.draining = true
+	close(in.changed)
+	in.changed = make(chan struct{})
+}
+
 // Event serves the pipeline: event n, waiting until it is submitted.
 func (in *inbox) Event(ctx context.Context, n uint64) (pipeline.Event, error) {
 	for {
 		in.mu.Lock()
 		in.consumed = max(in.consumed, n)
 		ev, ok, err := in.log.Event(n)
-		wait := in.changed
+		wait, draining := in.changed, in.draining
 		in.mu.Unlock()
 		if err != nil || ok {
 			return ev, err
+		}
+		if draining {
+			return pipeline.Event{}, io.EOF
 		}
 		select {
 		case <-wait:

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/proofd/proofd/engine/pool/poolmetrics"
+	"github.com/proofd/proofd/internal/node"
+)
+
+func (a *app) nodeCommand() *cobra.Command {
+	var path string
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "node [--config FILE] [--check] [flags]",
+		Short: "run a proving node: ingest API, pipeline on an engine pool, metrics",
+		Long: "node follows a chain submitted through its HTTP ingest API (docs/ingest.md) and proves it\n" +
+			"tx → batch → aggregate on a pool of engine processes, durably, through reorgs and restarts.\n" +
+			"Every key is a YAML key of --config, a flag, and a PROOFD_* environment variable (dashes as\n" +
+			"underscores); flags win over the environment, the environment over the file.\n" +
+			"SIGTERM or Ctrl-C: stop taking blocks, let the pipeline finish for --shutdown-grace, exit 0.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := node.Load(path, cmd.Flags(), nil)
+			if err != nil {
+				return fmt.Errorf("node: invalid configuration:\n%w", err)
+			}
+			eff, _ := json.Marshal(cfg)
+			if check {
+				fmt.Fprintf(a.stdout, "%s\n", eff)
+				return nil
+			}
+			log := slog.New(slog.NewJSONHandler(a.stderr, nil))
+			log.Info("configuration", "effective", json.RawMessage(eff))
+			reg := prometheus.NewRegistry()
+			hooks, err := poolmetrics.Hooks(reg)
+			if err != nil {
+				return err
+			}
+			fac, err := a.factoryWithHooks(cfg.Engines, hooks)
+			if err != nil {
+				return err
+			}
+			defer fac.Close(context.WithoutCancel(cmd.Context()))
+			return node.Run(cmd.Context(), cfg, node.Options{Pool: fac, Registry: reg, Logger: log})
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "", "YAML configuration file (examples/node.yaml)")
+	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration, print it as JSON, and exit")
+	node.Flags(cmd.Flags())
+	return cmd
+}

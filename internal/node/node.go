@@ -1,0 +1,237 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/proofd/proofd/examples/rollup"
+	"github.com/proofd/proofd/examples/rollup/prover"
+	"github.com/proofd/proofd/keycache"
+	"github.com/proofd/proofd/pipeline"
+	"github.com/proofd/proofd/pipeline/chainlog"
+	"github.com/proofd/proofd/pipeline/pipelinemetrics"
+	"github.com/proofd/proofd/receipts"
+)
+
+// Options are what Run needs beside the configuration.
+type Options struct {
+	Pool     prover.Pool
+	Registry *prometheus.Registry // the node's own; the caller may have registered the pool's metrics in it
+	Logger   *slog.Logger
+	// Listening, when set, is told the HTTP listener's address once it
+	// accepts connections (before the circuits are ready).
+	Listening func(addr string)
+}
+
+// Node is a running node's state that the HTTP API reads.
+type Node struct {
+	cfg   Config
+	p     rollup.Params
+	log   *slog.Logger
+	inbox *inbox
+	reg   *prometheus.Registry
+
+	ready, draining atomic.Bool
+	ingest          *prometheus.CounterVec
+
+	mu     sync.Mutex
+	status Status
+	settle *pipeline.Input
+}
+
+// Status is what GET /v1/status answers.
+type Status struct {
+	Ready            bool        `json:"ready"`
+	Draining         bool        `json:"draining"`
+	TipHeight        uint64      `json:"tip_height"`
+	BlocksAccepted   int         `json:"blocks_accepted"`
+	Behind           uint64      `json:"behind"`
+	ProofsMade       stageCounts `json:"proofs_made"`
+	CacheHits        stageCounts `json:"cache_hits"`
+	Published        stageCounts `json:"published"`
+	Reorgs           int         `json:"reorgs"`
+	Refused          int         `json:"refused"`
+	Retries          int         `json:"retries"`
+	Failed           int         `json:"failed"`
+	SettlementHeight uint64      `json:"settlement_height"`
+}
+
+type stageCounts struct {
+	Tx        int `json:"tx"`
+	Batch     int `json:"batch"`
+	Aggregate int `json:"aggregate"`
+}
+
+func (c *stageCounts) add(st pipeline.Stage) {
+	switch st {
+	case pipeline.StageTx:
+		c.Tx++
+	case pipeline.StageBatch:
+		c.Batch++
+	case pipeline.StageAggregate:
+		c.Aggregate++
+	}
+}
+
+// Run serves the node until ctx ends: on cancellation (SIGTERM) it stops
+// taking blocks (submit answers 503), lets the pipeline finish what it has
+// for up to cfg.ShutdownFor, then stops it (the journal keeps the rest) and
+// returns nil.
+func Run(ctx context.Context, cfg Config, opts Options) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if opts.Pool == nil || opts.Registry == nil {
+		return errors.New("node: Pool and Registry are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{cfg: cfg, p: cfg.Params(), log: opts.Logger, reg: opts.Registry}
+	n.p.EnsureDefaults()
+	n.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "requests_total",
+		Help: "Ingest requests by kind and outcome."}, []string{"kind", "outcome"})
+	if err := opts.Registry.Register(n.ingest); err != nil {
+		return err
+	}
+	observeMetrics, err := pipelinemetrics.Observer(opts.Registry)
+	if err != nil {
+		return err
+	}
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	genesis, _ := rollup.Genesis(n.p)
+	if n.inbox, err = openInbox(filepath.Join(cfg.DataDir, "inbox"), genesis); err != nil {
+		return err
+	}
+	defer n.inbox.Close()
+	store, err := receipts.Open(filepath.Join(cfg.DataDir, "receipts"), receipts.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	chain, err := chainlog.Open(filepath.Join(cfg.DataDir, "chain"), chainlog.Options{})
+	if err != nil {
+		return err
+	}
+	defer chain.Close()
+	keys, err := keycache.Open(filepath.Join(cfg.DataDir, "keys"))
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http-addr %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(shut)
+		<-served
+	}()
+	n.log.Info("node listening", "http", ln.Addr().String(), "data_dir", cfg.DataDir)
+	if opts.Listening != nil {
+		opts.Listening(ln.Addr().String())
+	}
+
+	pr, setups, err := prover.New(ctx, prover.Config{Params: n.p, Pool: opts.Pool, Keys: keys, Logger: n.log})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while the circuits were being readied
+		}
+		return err
+	}
+	for _, s := range setups {
+		n.log.Info("circuit ready", "stage", s.Stage.String(), "constraints", s.Constraints, "cached", s.Cached, "setup", s.Setup)
+	}
+	n.ready.Store(true)
+
+	// The pipeline outlives ctx by the shutdown grace: on cancellation the
+	// inbox ends its stream, the pipeline finishes what it holds, and only
+	// then, or when the grace is up, is it stopped.
+	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		n.draining.Store(true)
+		n.inbox.drain()
+		n.log.Info("stopping: no new blocks; letting the pipeline finish", "grace", cfg.ShutdownFor)
+		select {
+		case <-time.After(cfg.ShutdownFor):
+			stop()
+		case <-pctx.Done():
+		}
+	}()
+	rep, err := pipeline.Run(pctx, pipeline.ShellConfig{
+		Core:    pipeline.Config{BundleSize: uint64(n.p.BundleSize), MaxProving: cfg.Engines, Retries: cfg.Retries},
+		Genesis: pipeline.Checkpoint{Hash: genesis},
+		Source:  n.inbox, Log: chain, Store: store, Prover: pr,
+		Observe: func(u pipeline.Update) { observeMetrics(u); n.observe(u) },
+		Logger:  n.log,
+	})
+	stop()
+	if rep != nil {
+		n.log.Info("pipeline stopped", "made", rep.Made, "hits", rep.Hits, "resumed", rep.Resumed)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func (n *Node) observe(u pipeline.Update) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := &n.status
+	switch {
+	case u.Block != nil:
+		s.BlocksAccepted++
+		s.TipHeight = u.Block.Height
+		if u.Reorg {
+			s.Reorgs++
+		}
+	case u.Refused != nil:
+		s.Refused++
+	case u.Proved != nil:
+		s.ProofsMade.add(u.Proved.Stage)
+	case u.Hit != nil:
+		s.CacheHits.add(u.Hit.Stage)
+	case u.Retry != nil:
+		s.Retries++
+	case u.Failed != nil:
+		s.Failed++
+	case u.Published != nil:
+		s.Published.add(u.Published.Stage)
+		if u.Published.Stage == pipeline.StageAggregate && u.Input != nil && u.Published.Height >= s.SettlementHeight {
+			s.SettlementHeight = u.Published.Height
+			n.settle = u.Input
+		}
+	}
+}
+
+// snapshot is the status now.
+func (n *Node) snapshot() Status {
+	n.mu.Lock()
+	s := n.status
+	n.mu.Unlock()
+	s.Ready, s.Draining = n.ready.Load(), n.draining.Load()
+	s.Behind = n.inbox.behind()
+	return s
+}
