@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/proofd/proofd/debugrec"
@@ -37,8 +38,18 @@ type Dialer func(ctx context.Context, addr string) (net.Conn, error)
 // Dial connects to the engine at addr through dial and negotiates the
 // protocol version. Recording follows $PROOFD_DEBUG_DIR.
 func Dial(ctx context.Context, addr string, dial Dialer) (*Conn, error) {
+	// The handshake waits for the connection to become ready: a local
+	// engine listens before it announces, so a failure to connect is
+	// transient and the caller's deadline bounds the wait.
+	return dialWith(ctx, addr, dial, insecure.NewCredentials(), true)
+}
+
+// dialWith is Dial with the transport credentials; waitForReady says
+// whether the handshake waits out connection failures (until ctx ends)
+// or fails on the first one.
+func dialWith(ctx context.Context, addr string, dial Dialer, creds credentials.TransportCredentials, waitForReady bool) (*Conn, error) {
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(dial),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(protocol.MaxMessageBytes), grpc.MaxCallSendMsgSize(protocol.MaxMessageBytes)),
 	}
@@ -54,7 +65,7 @@ func Dial(ctx context.Context, addr string, dial Dialer) (*Conn, error) {
 	c := &Conn{cc: cc, core: enginev1.NewEngineClient(cc), rec: debugrec.FromEnv()}
 	info, err := c.core.Handshake(ctx, &enginev1.HandshakeRequest{
 		MinVersion: protocol.Version, MaxVersion: protocol.Version, Client: "proofd",
-	}, grpc.WaitForReady(true))
+	}, grpc.WaitForReady(waitForReady))
 	if err != nil {
 		cc.Close()
 		return nil, FromStatus(ctx, "handshake with engine "+addr, err)
