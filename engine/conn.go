@@ -24,6 +24,7 @@ type Conn struct {
 	core enginev1.EngineClient
 	info *enginev1.HandshakeResponse
 	rec  *debugrec.Recorder
+	addr string
 
 	proc  *process // set for a spawned engine
 	local Local    // set for an in-process engine
@@ -62,7 +63,7 @@ func dialWith(ctx context.Context, addr string, dial Dialer, creds credentials.T
 	if err != nil {
 		return nil, fmt.Errorf("connect to engine %s: %w", addr, err)
 	}
-	c := &Conn{cc: cc, core: enginev1.NewEngineClient(cc), rec: debugrec.FromEnv()}
+	c := &Conn{cc: cc, core: enginev1.NewEngineClient(cc), rec: debugrec.FromEnv(), addr: addr}
 	info, err := c.core.Handshake(ctx, &enginev1.HandshakeRequest{
 		MinVersion: protocol.Version, MaxVersion: protocol.Version, Client: "proofd",
 	}, grpc.WaitForReady(waitForReady))
@@ -103,6 +104,10 @@ func InProcess(ctx context.Context, l Local) (*Conn, error) {
 // Raw is the underlying gRPC connection, for calling services this package
 // has no typed wrapper for.
 func (c *Conn) Raw() *grpc.ClientConn { return c.cc }
+
+// Addr is the address connected to: a socket path, HOST:PORT for a TCP
+// engine, "inprocess" for an in-process one.
+func (c *Conn) Addr() string { return c.addr }
 
 // Info is the engine's handshake answer.
 func (c *Conn) Info() *enginev1.HandshakeResponse { return c.info }
