@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/proofd/proofd/debugrec"
@@ -23,6 +24,7 @@ type Conn struct {
 	core enginev1.EngineClient
 	info *enginev1.HandshakeResponse
 	rec  *debugrec.Recorder
+	addr string
 
 	proc  *process // set for a spawned engine
 	local Local    // set for an in-process engine
@@ -37,8 +39,18 @@ type Dialer func(ctx context.Context, addr string) (net.Conn, error)
 // Dial connects to the engine at addr through dial and negotiates the
 // protocol version. Recording follows $PROOFD_DEBUG_DIR.
 func Dial(ctx context.Context, addr string, dial Dialer) (*Conn, error) {
+	// The handshake waits for the connection to become ready: a local
+	// engine listens before it announces, so a failure to connect is
+	// transient and the caller's deadline bounds the wait.
+	return dialWith(ctx, addr, dial, insecure.NewCredentials(), true)
+}
+
+// dialWith is Dial with the transport credentials; waitForReady says
+// whether the handshake waits out connection failures (until ctx ends)
+// or fails on the first one.
+func dialWith(ctx context.Context, addr string, dial Dialer, creds credentials.TransportCredentials, waitForReady bool) (*Conn, error) {
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(dial),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(protocol.MaxMessageBytes), grpc.MaxCallSendMsgSize(protocol.MaxMessageBytes)),
 	}
@@ -51,10 +63,10 @@ func Dial(ctx context.Context, addr string, dial Dialer) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to engine %s: %w", addr, err)
 	}
-	c := &Conn{cc: cc, core: enginev1.NewEngineClient(cc), rec: debugrec.FromEnv()}
+	c := &Conn{cc: cc, core: enginev1.NewEngineClient(cc), rec: debugrec.FromEnv(), addr: addr}
 	info, err := c.core.Handshake(ctx, &enginev1.HandshakeRequest{
 		MinVersion: protocol.Version, MaxVersion: protocol.Version, Client: "proofd",
-	}, grpc.WaitForReady(true))
+	}, grpc.WaitForReady(waitForReady))
 	if err != nil {
 		cc.Close()
 		return nil, FromStatus(ctx, "handshake with engine "+addr, err)
@@ -92,6 +104,10 @@ func InProcess(ctx context.Context, l Local) (*Conn, error) {
 // Raw is the underlying gRPC connection, for calling services this package
 // has no typed wrapper for.
 func (c *Conn) Raw() *grpc.ClientConn { return c.cc }
+
+// Addr is the address connected to: a socket path, HOST:PORT for a TCP
+// engine, "inprocess" for an in-process one.
+func (c *Conn) Addr() string { return c.addr }
 
 // Info is the engine's handshake answer.
 func (c *Conn) Info() *enginev1.HandshakeResponse { return c.info }

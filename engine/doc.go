@@ -1,6 +1,6 @@
 // Package engine is the transport of the proofd engine protocol, client
 // side: it starts engine processes (Spawn), connects to them (Dial,
-// DialUnix, InProcess), negotiates the protocol version, moves artifacts by
+// DialUnix, DialTLS for remote engines, InProcess), negotiates the protocol version, moves artifacts by
 // digest, records calls for replay, and classifies errors. The typed calls
 // live in engine/snarkclient and engine/vmclient; pooling lives in
 // engine/pool. It does not import the server (engine/host): what both sides
@@ -17,6 +17,11 @@
 //     golang/go#27505), reaped even if a grandchild holds their output.
 //     They exit when their stdin closes. Close and a failed start kill the
 //     whole group, also after the engine itself exited.
+//   - A TCP engine is reached only over mutual TLS 1.3 (DialTLS, or Spawn
+//     with SpawnOptions.TLS): the client presents a certificate and trusts
+//     only the CA it is given for the engine's. DialTLS runs the same
+//     handshake and version check as Dial, but fails on the first
+//     connection error (a refused certificate) instead of waiting for ctx.
 //   - Large inputs travel by digest; bytes are uploaded only when the engine
 //     reports them missing, then the call is retried once.
 //   - Errors caused by bad input are *InputError and never retryable; errors

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,10 @@ type SpawnOptions struct {
 	// StartTimeout bounds the whole start: the announce line and the
 	// handshake (default 60 s). A process that exits fails the start at once.
 	StartTimeout time.Duration
+	// TLS is the client configuration (ClientTLS) for an engine that
+	// announces a TCP address (engine serve --listen tcp://...); such an
+	// engine cannot be reached without it.
+	TLS *tls.Config
 }
 
 // stdoutGrace is how long a start waits for the exit status of an engine
@@ -63,7 +68,7 @@ func Spawn(ctx context.Context, opts SpawnOptions) (*Conn, error) {
 		p.kill()
 		return nil, err
 	}
-	c, err := DialUnix(ctx, a.Address)
+	c, err := dialAnnounced(ctx, a, opts.TLS)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = startError(ctx, p, opts, handshaking)
@@ -73,6 +78,17 @@ func Spawn(ctx context.Context, opts SpawnOptions) (*Conn, error) {
 	}
 	c.proc = p
 	return c, nil
+}
+
+// dialAnnounced connects to the address an engine announced.
+func dialAnnounced(ctx context.Context, a protocol.Announcement, cfg *tls.Config) (*Conn, error) {
+	if a.Network == protocol.NetworkTCP {
+		if cfg == nil {
+			return nil, fmt.Errorf("engine announced tcp address %s: it requires mutual TLS, and SpawnOptions.TLS is not set", a.Address)
+		}
+		return DialTLS(ctx, a.Address, cfg)
+	}
+	return DialUnix(ctx, a.Address)
 }
 
 // errStartTimeout is the cause of a start that ran out of StartTimeout.

@@ -1,10 +1,17 @@
-// Package host runs an engine implementation on a Unix socket and announces
-// it to the process that started it.
+// Package host runs an engine implementation on a Unix socket (or on TCP
+// with mutual TLS, for remote clients) and announces it to the process that
+// started it.
 //
 // Invariants:
 //   - The socket is bound and listening before the announce line is written,
 //     so a client that reads the line can always connect (no bind→listen race).
 //   - The announce line is the only thing an engine writes to stdout.
+//   - A TCP engine (Config.ListenTCP) serves only with mutual TLS: Validate
+//     refuses a config without TLS, without RequireAndVerifyClientCert and
+//     client CAs, without a server certificate, or allowing less than
+//     TLS 1.3. It announces the address actually bound (never port 0). A
+//     TLS handshake not finished in 10 s is dropped. A client whose
+//     certificate verifies is trusted like a local parent (Shutdown too).
 //   - Only this user can connect to the socket, from the moment it exists.
 //     By default it is bound in a fresh private directory (0700), which no
 //     one else can enter, so its own mode does not matter until the chmod to

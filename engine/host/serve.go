@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -59,6 +61,12 @@ type Config struct {
 	// a fresh private directory under SocketDir (default os.TempDir()).
 	SocketPath string
 	SocketDir  string
+	// ListenTCP, when set (HOST:PORT, port 0 picks a free one), serves on
+	// TCP instead of a Unix socket, with mutual TLS: TLS must then be set,
+	// require and verify client certificates, and allow TLS 1.3 only
+	// (ServerTLS builds such a config). There is no insecure TCP mode.
+	ListenTCP string
+	TLS       *tls.Config
 	// Announce receives the announce line (the process's stdout).
 	Announce io.Writer
 	Logger   *slog.Logger
@@ -122,8 +130,67 @@ func (c *Config) Validate() error {
 	if c.MaxArtifactBytes > c.MaxResidentBytes && c.MaxResidentBytes != 0 {
 		errs = append(errs, fmt.Errorf("engine config: MaxArtifactBytes %d exceeds MaxResidentBytes %d: such an artifact could never be held", c.MaxArtifactBytes, c.MaxResidentBytes))
 	}
+	errs = append(errs, c.validateTLS()...)
 	return errors.Join(errs...)
 }
+
+// validateTLS checks that a TCP engine requires mutual TLS 1.3.
+func (c *Config) validateTLS() []error {
+	if c.ListenTCP == "" {
+		if c.TLS != nil {
+			return []error{errors.New("engine config: TLS is set without ListenTCP; Unix-socket and in-process engines do not use TLS")}
+		}
+		return nil
+	}
+	var errs []error
+	if c.SocketPath != "" {
+		errs = append(errs, errors.New("engine config: both SocketPath and ListenTCP are set"))
+	}
+	if _, _, err := net.SplitHostPort(c.ListenTCP); err != nil {
+		errs = append(errs, fmt.Errorf("engine config: ListenTCP %q: %w", c.ListenTCP, err))
+	}
+	t := c.TLS
+	if t == nil {
+		return append(errs, errors.New("engine config: ListenTCP needs TLS: a TCP engine requires mutual TLS"))
+	}
+	if t.ClientAuth != tls.RequireAndVerifyClientCert {
+		errs = append(errs, fmt.Errorf("engine config: TLS.ClientAuth is %v, want RequireAndVerifyClientCert", t.ClientAuth))
+	}
+	if t.ClientCAs == nil {
+		errs = append(errs, errors.New("engine config: TLS.ClientCAs is nil: no client could be verified"))
+	}
+	if len(t.Certificates) == 0 && t.GetCertificate == nil && t.GetConfigForClient == nil {
+		errs = append(errs, errors.New("engine config: TLS has no server certificate"))
+	}
+	if t.MinVersion < protocol.MinTLSVersion {
+		errs = append(errs, fmt.Errorf("engine config: TLS.MinVersion %s, want TLS 1.3", tls.VersionName(t.MinVersion)))
+	}
+	return errs
+}
+
+// ServerTLS loads the server side of mutual TLS for Config.TLS: the
+// engine's certificate and key, and the CA whose certificates clients must
+// present. Errors name the file.
+func ServerTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
+	cert, err := protocol.LoadKeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := protocol.LoadCAPool(clientCAFile)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   protocol.MinTLSVersion,
+	}, nil
+}
+
+// tlsHandshakeTimeout bounds a TCP client's TLS handshake, so that
+// connections that never finish one do not pile up.
+const tlsHandshakeTimeout = 10 * time.Second
 
 // Server is an engine's gRPC server with its shared state.
 type Server struct {
@@ -144,7 +211,11 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: NewStore(cfg.MaxResidentBytes), stopped: make(chan struct{})}
 	recoverWith := recovery.WithRecoveryHandlerContext(s.panicStatus)
-	s.grpc = grpc.NewServer(
+	var creds []grpc.ServerOption
+	if cfg.TLS != nil {
+		creds = append(creds, grpc.Creds(credentials.NewTLS(cfg.TLS.Clone())), grpc.ConnectionTimeout(tlsHandshakeTimeout))
+	}
+	s.grpc = grpc.NewServer(append(creds,
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
 		// Outermost first: observe sees the status admit and recovery give.
@@ -155,7 +226,7 @@ func NewServer(cfg Config) (*Server, error) {
 		// starting one per call.
 		grpc.InitialWindowSize(protocol.FlowWindowBytes), grpc.InitialConnWindowSize(protocol.FlowWindowBytes),
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
-	)
+	)...)
 	enginev1.RegisterEngineServer(s.grpc, &core{
 		cfg: &s.cfg, store: s.store, inFlight: &s.inFlight, draining: &s.draining, shutdown: s.Stop,
 	})
@@ -182,24 +253,29 @@ func (s *Server) Stop() {
 	})
 }
 
-// Serve listens on a Unix socket, announces it, and serves until ctx ends or
-// a client calls Shutdown. It removes the socket (and its private directory)
-// before returning.
+// Serve listens on a Unix socket (or, with ListenTCP, on TCP with mutual
+// TLS), announces it, and serves until ctx ends or a client calls Shutdown.
+// It removes the socket (and its private directory) before returning.
 func (s *Server) Serve(ctx context.Context) error {
-	ln, path, cleanup, err := s.listen()
+	network := protocol.NetworkUnix
+	listen := s.listen
+	if s.cfg.ListenTCP != "" {
+		network, listen = protocol.NetworkTCP, s.listenTCP
+	}
+	ln, path, cleanup, err := listen()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	// Listening already: only now may a client learn where to connect.
 	if s.cfg.Announce != nil {
-		a := protocol.Announcement{Version: protocol.Version, Network: "unix", Address: path}
+		a := protocol.Announcement{Version: protocol.Version, Network: network, Address: path}
 		if _, err := fmt.Fprintln(s.cfg.Announce, a.String()); err != nil {
 			ln.Close()
 			return fmt.Errorf("engine: announce: %w", err)
 		}
 	}
-	s.cfg.Logger.Info("engine listening", "kind", s.cfg.Kind, "socket", path, "pid", os.Getpid())
+	s.cfg.Logger.Info("engine listening", "kind", s.cfg.Kind, "network", network, "address", path, "pid", os.Getpid())
 	return s.serveOn(ctx, ln)
 }
 
@@ -259,6 +335,17 @@ func (s *Server) listen() (net.Listener, string, func(), error) {
 		return nil, "", nil, err
 	}
 	return ln, path, func() { os.RemoveAll(dir) }, nil
+}
+
+// listenTCP listens on ListenTCP and returns the address actually bound
+// (with the port the kernel picked for port 0). Connections are served
+// over TLS by the gRPC server's credentials.
+func (s *Server) listenTCP() (net.Listener, string, func(), error) {
+	ln, err := net.Listen("tcp", s.cfg.ListenTCP)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("engine: listen on tcp %s: %w", s.cfg.ListenTCP, err)
+	}
+	return ln, ln.Addr().String(), func() {}, nil
 }
 
 // listenAt listens on an explicitly named socket. It binds in a private

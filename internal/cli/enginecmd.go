@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -19,15 +21,25 @@ import (
 
 func (a *app) engineCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "engine", Short: "run an engine process"}
-	var socket, kind string
+	var socket, kind, listen string
+	var tlsFlags tlsFiles
 	var exitOnEOF bool
 	var maxResident uint64
 	var preimageServers []string
 	serve := &cobra.Command{
 		Use:   "serve",
-		Short: "serve an engine on a Unix socket; the socket path is announced on stdout",
-		Args:  cobra.NoArgs,
+		Short: "serve an engine on a Unix socket (or TCP with mutual TLS); its address is announced on stdout",
+		Long: "serve an engine on a private Unix socket; the socket path is announced on stdout.\n\n" +
+			"With --listen tcp://HOST:PORT the engine serves remote clients over TCP with mutual TLS\n" +
+			"(TLS 1.3, client certificate required): --tls-cert, --tls-key and --client-ca are then\n" +
+			"required; there is no insecure TCP mode. Port 0 picks a free port; the announce line\n" +
+			"carries the address actually bound. `proofd certs dev` makes development certificates.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			tcpAddr, tlsCfg, err := listenFlags(listen, socket, tlsFlags)
+			if err != nil {
+				return err
+			}
 			var cfg host.Config
 			switch kind {
 			case "snark":
@@ -47,6 +59,7 @@ func (a *app) engineCommand() *cobra.Command {
 				return fmt.Errorf("--kind %q: want snark or vm", kind)
 			}
 			cfg.SocketPath = socket
+			cfg.ListenTCP, cfg.TLS = tcpAddr, tlsCfg
 			cfg.Announce = os.Stdout
 			cfg.MaxResidentBytes = maxResident
 			if os.Getenv("GOMEMLIMIT") == "" {
@@ -74,11 +87,61 @@ func (a *app) engineCommand() *cobra.Command {
 	}
 	serve.Flags().StringVar(&kind, "kind", "snark", "which engine: snark (gnark) or vm (Cannon MIPS64)")
 	serve.Flags().StringVar(&socket, "socket", "", "listen here instead of a fresh private directory")
+	serve.Flags().StringVar(&listen, "listen", "", "serve on tcp://HOST:PORT with mutual TLS instead of a Unix socket (needs --tls-cert, --tls-key, --client-ca)")
+	serve.Flags().StringVar(&tlsFlags.cert, "tls-cert", "", "with --listen: the engine's certificate (PEM)")
+	serve.Flags().StringVar(&tlsFlags.key, "tls-key", "", "with --listen: the engine's private key (PEM)")
+	serve.Flags().StringVar(&tlsFlags.clientCA, "client-ca", "", "with --listen: the CA (PEM) whose certificates clients must present")
 	serve.Flags().BoolVar(&exitOnEOF, "exit-on-stdin-eof", false, "exit when stdin closes (set by a parent that spawns the engine)")
 	serve.Flags().Uint64Var(&maxResident, "max-resident-bytes", 16<<30, "budget for everything kept between calls (artifacts, decoded keys and circuits, VM snapshots); least recently used go first")
 	serve.Flags().StringArrayVar(&preimageServers, "preimage-server", nil, "vm engine: NAME=CMD, a preimage server a load may name (CMD is split on spaces; repeatable)")
 	cmd.AddCommand(serve)
 	return cmd
+}
+
+// tlsFiles are the --tls-cert, --tls-key and --client-ca flags.
+type tlsFiles struct{ cert, key, clientCA string }
+
+// listenFlags checks --listen against the other flags and loads the TLS
+// files: a TCP engine requires all three, a Unix-socket one none.
+func listenFlags(listen, socket string, f tlsFiles) (string, *tls.Config, error) {
+	set := map[string]string{"--tls-cert": f.cert, "--tls-key": f.key, "--client-ca": f.clientCA}
+	names := []string{"--tls-cert", "--tls-key", "--client-ca"}
+	if listen == "" {
+		var given []string
+		for _, n := range names {
+			if set[n] != "" {
+				given = append(given, n)
+			}
+		}
+		if len(given) > 0 {
+			return "", nil, fmt.Errorf("%s: only with --listen tcp://HOST:PORT", strings.Join(given, ", "))
+		}
+		return "", nil, nil
+	}
+	addr, ok := strings.CutPrefix(listen, "tcp://")
+	if !ok {
+		return "", nil, fmt.Errorf("--listen %q: want tcp://HOST:PORT", listen)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", nil, fmt.Errorf("--listen %q: want tcp://HOST:PORT: %w", listen, err)
+	}
+	if socket != "" {
+		return "", nil, errors.New("--listen and --socket: choose one")
+	}
+	var missing []string
+	for _, n := range names {
+		if set[n] == "" {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return "", nil, fmt.Errorf("--listen %s requires mutual TLS; missing %s (there is no insecure TCP mode; `proofd certs dev` makes development certificates)", listen, strings.Join(missing, ", "))
+	}
+	cfg, err := host.ServerTLS(f.cert, f.key, f.clientCA)
+	if err != nil {
+		return "", nil, err
+	}
+	return addr, cfg, nil
 }
 
 // memoryHeadroom is what an engine process may use beyond its resident
