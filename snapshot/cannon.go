@@ -46,7 +46,11 @@ func FromCannon(in, out string, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("convert cannon state: %w", err)
 	}
-	src, err := newCannonReader(in, f, fi.Size())
+	var raw io.Reader = f
+	if opts.Progress != nil {
+		raw = &progressReader{r: f, report: opts.Progress}
+	}
+	src, err := newCannonReader(in, raw, fi.Size())
 	if err != nil {
 		return err
 	}
@@ -294,7 +298,12 @@ func ToCannon(in, out string, opts Options) error {
 			return fmt.Errorf("write %s: %w", out, err)
 		}
 		var idx [8]byte
+		var read int64
 		err := r.eachChunk(opts.Workers, nil, func(c *readChunk) error {
+			if opts.Progress != nil {
+				read += int64(len(c.frame))
+				opts.Progress(read)
+			}
 			for k := range c.count {
 				binary.BigEndian.PutUint64(idx[:], r.pages.pages[c.first+k].index)
 				if _, err := w.Write(idx[:]); err != nil {
@@ -320,8 +329,27 @@ func ToCannon(in, out string, opts Options) error {
 		if err := bw.Flush(); err != nil {
 			return fmt.Errorf("write %s: %w", out, err)
 		}
+		if opts.Progress != nil {
+			opts.Progress(r.size)
+		}
 		return nil
 	})
+}
+
+// progressReader tells report the running total of the bytes read through it.
+type progressReader struct {
+	r      io.Reader
+	n      int64
+	report func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.n += int64(n)
+		p.report(p.n)
+	}
+	return n, err
 }
 
 // IsCannonName reports whether path names a Cannon binary state file, the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,4 +53,35 @@ func FuzzReadCannon(f *testing.F) {
 			t.Fatalf("claim %x, Cannon's decoder gives %x", got, want)
 		}
 	})
+}
+
+// TestConvertProgress: Progress sees the input bytes read grow to the
+// input's size in both directions, and the outputs are the same as without it.
+func TestConvertProgress(t *testing.T) {
+	dir := t.TempDir()
+	vs := testState(7, 300)
+	for _, name := range []string{"in.bin", "in.bin.gz"} {
+		in := cannonFile(t, dir, name, vs)
+		snap := filepath.Join(dir, name+".snap")
+		back := filepath.Join(dir, "back-"+name)
+		for _, step := range [][2]string{{in, snap}, {snap, back}} {
+			var seen []int64
+			opts := Options{PagesPerChunk: 16, Progress: func(n int64) { seen = append(seen, n) }}
+			if err := Convert(step[0], step[1], opts); err != nil {
+				t.Fatal(err)
+			}
+			size := int64(len(readFile(t, step[0])))
+			if len(seen) == 0 || seen[len(seen)-1] != size {
+				t.Fatalf("convert %s: %d progress calls ending %v, want some ending at its size %d", step[0], len(seen), seen[len(seen)-1:], size)
+			}
+			for k := 1; k < len(seen); k++ {
+				if seen[k] < seen[k-1] {
+					t.Fatalf("convert %s: progress went back from %d to %d", step[0], seen[k-1], seen[k])
+				}
+			}
+		}
+		if !bytes.Equal(readFile(t, back), readFile(t, in)) {
+			t.Errorf("%s: round trip with Progress is not byte-identical", name)
+		}
+	}
 }

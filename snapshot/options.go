@@ -36,6 +36,11 @@ type Options struct {
 	// or of zstd cannot make a reader allocate gigabytes. A caller with a
 	// memory budget (the VM engine) passes it here.
 	MaxMemoryBytes int64
+	// Progress, if set, is told how many bytes of the input file
+	// FromCannon and ToCannon (so Convert) have read so far, from the
+	// converting goroutine, ending with the file's size on success. It must
+	// be quick; it does not change the output.
+	Progress func(read int64)
 }
 
 const (

@@ -234,3 +234,37 @@ func TestRunCanceled(t *testing.T) {
 		t.Errorf("output written after a cancel: %v", err)
 	}
 }
+
+// TestRunProgress: Progress sees step 0, then every ProgressEvery steps,
+// then the run's total, and the run ends where it ends without it.
+func TestRunProgress(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.state")
+	if err := WriteState(in, loadELF(t, helloELF)); err != nil {
+		t.Fatal(err)
+	}
+	var seen []uint64
+	out := filepath.Join(dir, "out.state")
+	if err := Run(context.Background(), RunConfig{Input: in, Output: out, Progress: func(n uint64) { seen = append(seen, n) }}); err != nil {
+		t.Fatal(err)
+	}
+	i, err := snapshot.ReadInfo(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) < 3 || seen[len(seen)-1] != i.Step {
+		t.Fatalf("progress calls %d, last %v; want at least 3 ending at the final step %d", len(seen), seen[len(seen)-1:], i.Step)
+	}
+	for k, n := range seen[:len(seen)-1] {
+		if n != uint64(k)*ProgressEvery {
+			t.Fatalf("progress call %d: %d steps, want %d", k, n, uint64(k)*ProgressEvery)
+		}
+	}
+	st := loadELF(t, helloELF)
+	if err := NewMachine(st, nil, nil, nil, nil).RunTo(context.Background(), ^uint64(0)); err != nil {
+		t.Fatal(err)
+	}
+	if i.Claim != Claim(st) || i.Step != st.GetStep() {
+		t.Errorf("run with Progress ends with %s at step %d, want %s at %d", i.Claim, i.Step, Claim(st), st.GetStep())
+	}
+}

@@ -69,7 +69,18 @@ type RunConfig struct {
 	// Snapshot tunes snapshot files written as proofd snapshots, and its
 	// MaxMemoryBytes bounds the input state (see LoadState).
 	Snapshot snapshot.Options
+
+	// Progress, if set, is called on Run's goroutine with the number of
+	// steps this run has taken: every ProgressEvery steps (step 0 of the
+	// run included) and once more when the loop ends. It must be quick; it
+	// cannot change what the run does.
+	Progress func(steps uint64)
 }
+
+// ProgressEvery is how many steps apart Run calls RunConfig.Progress: often
+// enough for a display refreshed a few times a second, rarely enough to
+// cost nothing next to the steps.
+const ProgressEvery = 1 << 14
 
 type runPlan struct {
 	RunConfig
@@ -181,6 +192,9 @@ func Run(ctx context.Context, cfg RunConfig) (err error) {
 				return fmt.Errorf("vm run: stopped at step %d: %w", step, err)
 			}
 		}
+		if p.Progress != nil && n%ProgressEvery == 0 {
+			p.Progress(uint64(n))
+		}
 		if p.infoAt(step) {
 			p.processing(m, start, startStep)
 		}
@@ -203,6 +217,9 @@ func Run(ctx context.Context, cfg RunConfig) (err error) {
 		} else if err := m.stepOne(); err != nil {
 			return runErr(ctx, err)
 		}
+	}
+	if p.Progress != nil {
+		p.Progress(m.Step() - startStep)
 	}
 	p.info(map[string]any{"msg": "stopped", "step": m.Step(), "exited": m.Exited(), "exit_code": st.GetExitCode()})
 	if p.Output != "" {

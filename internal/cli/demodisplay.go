@@ -9,7 +9,6 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
-	"golang.org/x/term"
 
 	"github.com/proofd/proofd/examples/rollup/prover"
 	"github.com/proofd/proofd/pipeline"
@@ -32,8 +31,8 @@ func (a *app) newDemoDisplay(f demoFlags) *demoDisplay {
 	d := &demoDisplay{start: time.Now()}
 	p := f.sim.Params
 	d.total = [3]int64{int64(f.sim.Blocks * p.TxsPerBlock), int64(f.sim.Blocks), int64(f.sim.Blocks / max(p.BundleSize, 1))}
-	out, ok := a.stdout.(*os.File)
-	if f.json || !ok || !term.IsTerminal(int(out.Fd())) {
+	out, ok := a.terminal(f.json)
+	if !ok {
 		d.lines = a.stderr
 		return d
 	}

@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -97,7 +99,15 @@ func (a *app) snapshotConvertCommand() *cobra.Command {
 		Short: "convert between Cannon's .bin/.bin.gz and a snapshot, bit-exactly (input format from its content, output format from OUT's name)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := snapshot.Convert(args[0], args[1], opts); err != nil {
+			var size int64
+			if fi, err := os.Stat(args[0]); err == nil {
+				size = fi.Size()
+			}
+			pr := a.progress("snapshot convert "+filepath.Base(args[0]), size, unitBytes, false)
+			opts.Progress = pr.set
+			err := snapshot.Convert(args[0], args[1], opts)
+			pr.finish()
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "wrote %s\n", args[1])

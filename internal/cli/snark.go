@@ -42,9 +42,14 @@ func (a *app) setupCommand() *cobra.Command {
 				in["srs"] = srsPath
 			}
 			return a.withEngine(cmd.Context(), func(c *engine.Conn) error {
+				pr := a.progress("setup "+req.Name, 0, unitNone, false)
 				res, err := snarkclient.New(c).Setup(cmd.Context(), req)
+				shown := pr.finish()
 				if err != nil {
 					return in.explain(err)
+				}
+				if shown {
+					a.stageTimings("setup "+req.Name, res.Timings)
 				}
 				for _, w := range res.Warnings {
 					fmt.Fprintln(a.stderr, "WARNING:", w)
@@ -105,11 +110,17 @@ func (a *app) proveCommand() *cobra.Command {
 			}
 			in := files{"ccs": ccsPath, "pk": pkPath, "witness": witnessPath, "target": target}
 			return a.withEngine(cmd.Context(), func(c *engine.Conn) error {
+				name := circuitName(ccsPath)
+				pr := a.progress("prove "+name, 0, unitNone, false)
 				res, err := snarkclient.New(c).Prove(cmd.Context(), snarkclient.ProveRequest{
-					Name: circuitName(ccsPath), CCS: artifact.New(ccs), PK: artifact.New(pk), Witness: wit, Target: target,
+					Name: name, CCS: artifact.New(ccs), PK: artifact.New(pk), Witness: wit, Target: target,
 				})
+				shown := pr.finish()
 				if err != nil {
 					return in.explain(err)
+				}
+				if shown {
+					a.stageTimings("prove "+name, res.Timings)
 				}
 				if err := atomicfile.WriteGroup(atomicfile.OSFS{},
 					atomicfile.Entry{Path: proofPath, Perm: 0o644, Fill: atomicfile.Data(res.Proof)},
@@ -295,6 +306,13 @@ func printJSON(a *app, v any) error {
 	}
 	_, err = fmt.Fprintln(a.stdout, string(b))
 	return err
+}
+
+// stageTimings writes, on stderr, the per-stage timings an engine call
+// returned, after a progress display that could only show it running: the
+// engine reports its stages when the call ends, not as they happen.
+func (a *app) stageTimings(name string, ts []engine.Timing) {
+	fmt.Fprintf(a.stderr, "%s: stages %s\n", name, formatTimings(ts))
 }
 
 func formatTimings(ts []engine.Timing) string {

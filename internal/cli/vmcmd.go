@@ -110,7 +110,11 @@ and is killed with it when the run ends or is interrupted.`,
 			cfg.GuestStdout, cfg.GuestStderr = a.stderr, a.stderr
 			cfg.ServerStdout, cfg.ServerStderr = a.stderr, a.stderr
 			cfg.Info, cfg.Proofs = a.stderr, a.stdout
-			return vm.Run(cmd.Context(), cfg)
+			pr := a.progress("vm run", 0, unitSteps, cfg.ProofFmt == "-")
+			cfg.Progress = func(n uint64) { pr.set(int64(n)) }
+			err := vm.Run(cmd.Context(), cfg)
+			pr.finish()
+			return err
 		},
 	}
 	f := cmd.Flags()
