@@ -19,6 +19,7 @@ import (
 //	GET  /readyz           200 once the circuits are ready and until shutdown begins, else 503
 //	GET  /metrics          Prometheus
 //	POST /v1/blocks        submit a block (JSON, see wireBlock)
+//	POST /v1/head          {"hash": H}: a block submitted before is the head again (a reorg back to its fork)
 //	POST /v1/finalize      {"height": N}: the chain is final up to N (prunes below)
 //	GET  /v1/status        Status
 //	GET  /v1/settlement    the latest aggregate proof: height, block, proof and public inputs (hex)
@@ -34,6 +35,7 @@ func (n *Node) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /v1/blocks", n.submitBlock)
+	mux.HandleFunc("POST /v1/head", n.setHead)
 	mux.HandleFunc("POST /v1/finalize", n.finalize)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, n.snapshot()) })
 	mux.HandleFunc("GET /v1/settlement", n.settlement)
@@ -141,6 +143,36 @@ func (n *Node) finalize(w http.ResponseWriter, r *http.Request) {
 	}
 	n.ingest.WithLabelValues("finalize", "accepted").Inc()
 	writeJSON(w, http.StatusOK, map[string]any{"height": *req.Height})
+}
+
+func (n *Node) setHead(w http.ResponseWriter, r *http.Request) {
+	if !n.ready.Load() || n.draining.Load() {
+		w.Header().Set("Retry-After", "5")
+		n.refuse(w, "head", "unavailable", http.StatusServiceUnavailable, errors.New("the node is starting or stopping"))
+		return
+	}
+	var req struct {
+		Hash string `json:"hash"`
+	}
+	if code, err := n.decodeBody(w, r, &req); err != nil {
+		n.refuse(w, "head", "invalid", code, err)
+		return
+	}
+	h, err := hex32("hash", req.Hash)
+	if err != nil {
+		n.refuse(w, "head", "invalid", http.StatusBadRequest, err)
+		return
+	}
+	ok, err := n.inbox.head(h)
+	switch {
+	case err != nil:
+		n.refuse(w, "head", "error", http.StatusInternalServerError, err)
+	case !ok:
+		n.refuse(w, "head", "unknown_block", http.StatusBadRequest, fmt.Errorf("hash: unknown block %s", req.Hash))
+	default:
+		n.ingest.WithLabelValues("head", "accepted").Inc()
+		writeJSON(w, http.StatusOK, map[string]any{"hash": req.Hash})
+	}
 }
 
 func (n *Node) settlement(w http.ResponseWriter, _ *http.Request) {

@@ -16,10 +16,17 @@ type inbox struct {
 	log *chainlog.Log
 
 	mu       sync.Mutex
-	known    map[pipeline.Hash]uint64 // every block submitted, and genesis: its height
+	known    map[pipeline.Hash]known // every block submitted, and genesis
 	changed  chan struct{}          // closed and replaced on every append
 	consumed uint64                 // the pipeline has asked for events below this
 	draining bool                   // stopping: the stream ends after what is logged
+}
+
+// known is where a submitted block sits: its height and the inbox event
+// that carries it.
+type known struct {
+	height, seq uint64
+	genesis     bool
 }
 
 func openInbox(dir string, genesis pipeline.Hash) (*inbox, error) {
@@ -27,10 +34,13 @@ func openInbox(dir string, genesis pipeline.Hash) (*inbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &inbox{log: lg, known: map[pipeline.Hash]uint64{genesis: 0}, changed: make(chan struct{})}
-	err = lg.Replay(func(_ uint64, ev pipeline.Event) error {
-		if ev.Block != nil {
-			in.known[ev.Block.Hash] = ev.Block.Height
+	in := &inbox{log: lg, known: map[pipeline.Hash]known{genesis: {genesis: true}}, changed: make(chan struct{})}
+	err = lg.Replay(func(seq uint64, ev pipeline.Event) error {
+		if ev.Block == nil {
+			return nil
+		}
+		if _, ok := in.known[ev.Block.Hash]; !ok {
+			in.known[ev.Block.Hash] = known{height: ev.Block.Height, seq: seq}
 		}
 		return nil
 	})
@@ -69,16 +79,35 @@ func (in *inbox) submit(ev pipeline.Event, maxBehind int) (submitResult, error) 
 		return duplicate, nil
 	case !hasParent:
 		return unknownParent, nil
-	case ev.Block.Height != parent+1:
+	case ev.Block.Height != parent.height+1:
 		return badHeight, nil
 	case in.log.Next()-min(in.consumed, in.log.Next()) > uint64(maxBehind):
 		return behind, nil
 	}
+	seq := in.log.Next()
 	if err := in.append(ev); err != nil {
 		return accepted, err
 	}
-	in.known[ev.Block.Hash] = ev.Block.Height
+	in.known[ev.Block.Hash] = known{height: ev.Block.Height, seq: seq}
 	return accepted, nil
+}
+
+// head makes a block submitted before the chain's head again (a reorg back
+// to its fork: A → B → A) by logging its event once more; the pipeline
+// takes a block it holds as a switch to that block's branch, and one already
+// at the head as nothing. ok is false for a block never submitted.
+func (in *inbox) head(h pipeline.Hash) (ok bool, err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	k, ok := in.known[h]
+	if !ok || k.genesis {
+		return false, nil
+	}
+	ev, found, err := in.log.Event(k.seq)
+	if err != nil || !found {
+		return false, err
+	}
+	return true, in.append(ev)
 }
 
 // finalize appends a finality mark durably.

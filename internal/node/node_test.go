@@ -111,15 +111,22 @@ func status(t *testing.T, base string) Status {
 	return s
 }
 
-// submit posts the simulated chain's requests, waiting out 429s.
-func submit(t *testing.T, base string, lines []string) {
+// submit posts the simulated chain's requests, waiting out 429s. paced
+// waits after each block (or head) until its batch is published, as a chain
+// that makes a block per proving time would: each fork is proven before the
+// next reorg.
+func submit(t *testing.T, base string, lines []string, paced bool) {
 	t.Helper()
+	blocks := 0
 	for _, line := range lines {
 		var req map[string]json.RawMessage
 		json.Unmarshal([]byte(line), &req)
 		path, body := "/v1/blocks", req["block"]
 		if f, ok := req["finalize"]; ok {
 			path, body = "/v1/finalize", f
+		}
+		if h, ok := req["head"]; ok {
+			path, body = "/v1/head", h
 		}
 		for {
 			code, resp := call(t, "POST", base+path, string(body))
@@ -131,6 +138,17 @@ func submit(t *testing.T, base string, lines []string) {
 				t.Fatalf("POST %s: %d %s", path, code, resp)
 			}
 			break
+		}
+		if path == "/v1/finalize" || !paced {
+			continue
+		}
+		blocks++
+		deadline := time.Now().Add(5 * time.Minute)
+		for status(t, base).Published.Batch < blocks {
+			if time.Now().After(deadline) {
+				t.Fatalf("block %d not settled: %+v", blocks, status(t, base))
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 }
@@ -184,7 +202,7 @@ func TestNodeProvesSubmittedChainAndRestarts(t *testing.T) {
 		t.Errorf("block with a changed parent: %d %s", code, resp)
 	}
 
-	submit(t, n.base, lines)
+	submit(t, n.base, lines, true)
 	if code, resp := call(t, "POST", n.base+"/v1/blocks", block); code != 200 || !strings.Contains(resp, `"duplicate":true`) {
 		t.Errorf("the same block again: %d %s", code, resp)
 	}
