@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proofd/proofd/engine/pool/poolmetrics"
+	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/internal/node"
 )
 
@@ -30,7 +31,7 @@ func (a *app) nodeCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("node: invalid configuration:\n%w", err)
 			}
-			eff, _ := json.Marshal(cfg)
+			eff, _ := json.Marshal(cfg.Effective())
 			if check {
 				fmt.Fprintf(a.stdout, "%s\n", eff)
 				return nil
@@ -53,5 +54,33 @@ func (a *app) nodeCommand() *cobra.Command {
 	cmd.Flags().StringVar(&path, "config", "", "YAML configuration file (examples/node.yaml)")
 	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration, print it as JSON, and exit")
 	node.Flags(cmd.Flags())
+	cmd.AddCommand(a.nodeSimulateCommand())
+	return cmd
+}
+
+func (a *app) nodeSimulateCommand() *cobra.Command {
+	var path string
+	var sim rollup.SimConfig
+	cmd := &cobra.Command{
+		Use:   "simulate [--config FILE] [--blocks N] [--reorgs N] [--seed N]",
+		Short: "print a simulated chain as ingest requests, one JSON object per line (see docs/ingest.md)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := node.Load(path, nil, nil)
+			if err != nil {
+				return err
+			}
+			sim.Params = cfg.Params()
+			if sim.Reorgs == 0 {
+				sim.Reorgs = -1 // rollup's "none"; its zero means the default
+			}
+			return node.WriteSimulated(a.stdout, sim)
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "", "the node's configuration, for the circuit parameters")
+	cmd.Flags().IntVar(&sim.Blocks, "blocks", 8, "height of the chain's final tip")
+	cmd.Flags().IntVar(&sim.Reorgs, "reorgs", 1, "reorgs on the way; the first is a flip (A→B→A)")
+	cmd.Flags().Int64Var(&sim.Seed, "seed", 1, "seed of the simulated chain")
+	cmd.Flags().IntVar(&sim.FinalityDepth, "finality-depth", 0, "finalize marks trail the tip by this many blocks (default two bundles)")
 	return cmd
 }

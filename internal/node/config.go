@@ -74,6 +74,9 @@ func Load(path string, fs *pflag.FlagSet, environ func() []string) (Config, erro
 		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
+		if err := checkKeys(path, k.Keys()); err != nil {
+			return cfg, err
+		}
 	}
 	if environ == nil {
 		environ = os.Environ
@@ -99,9 +102,6 @@ func Load(path string, fs *pflag.FlagSet, environ func() []string) (Config, erro
 			return cfg, fmt.Errorf("flags: %w", err)
 		}
 	}
-	if err := checkKeys(k.Keys()); err != nil {
-		return cfg, err
-	}
 	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: true}); err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
@@ -114,13 +114,14 @@ var knownKeys = map[string]bool{
 	"shutdown-grace": true, "config": true, "check": true,
 }
 
-// checkKeys refuses keys nobody reads (in the config file): a typo must not
-// be silently ignored.
-func checkKeys(keys []string) error {
+// checkKeys refuses keys of the config file that nobody reads: a typo must
+// not be silently ignored. (Flags are checked by the flag parser; the
+// environment is read for known keys only.)
+func checkKeys(path string, keys []string) error {
 	var errs []error
 	for _, key := range keys {
-		if !knownKeys[key] {
-			errs = append(errs, fmt.Errorf("config: unknown key %q", key))
+		if !knownKeys[key] || key == "config" || key == "check" {
+			errs = append(errs, fmt.Errorf("config %s: unknown key %q", path, key))
 		}
 	}
 	return errors.Join(errs...)
@@ -167,6 +168,16 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// Effective is the configuration by its keys, as a node prints it at start.
+func (c Config) Effective() map[string]any {
+	return map[string]any{
+		"data-dir": c.DataDir, "http-addr": c.HTTPAddr, "allow-insecure-http": c.AllowInsecureHTTP,
+		"engines": c.Engines, "max-behind": c.MaxBehind, "max-body-bytes": c.MaxBody, "depth": c.Depth,
+		"txs-per-block": c.TxsPerBlock, "bundle-size": c.BundleSize, "retries": c.Retries,
+		"shutdown-grace": c.ShutdownFor.String(),
+	}
 }
 
 // Params are the rollup parameters the configuration gives.

@@ -1,0 +1,53 @@
+package node
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestConfigPrecedence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.yaml")
+	if err := os.WriteFile(path, []byte("engines: 3\ndepth: 6\nbundle-size: 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("node", pflag.ContinueOnError)
+	Flags(fs)
+	if err := fs.Parse([]string{"--depth", "5"}); err != nil {
+		t.Fatal(err)
+	}
+	env := func() []string { return []string{"PROOFD_ENGINES=4", "PROOFD_DEPTH=7", "PROOFD_DEBUG_DIR=/x"} }
+	cfg, err := Load(path, fs, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// flag > environment > file > default
+	if cfg.Depth != 5 || cfg.Engines != 4 || cfg.BundleSize != 2 || cfg.TxsPerBlock != Defaults().TxsPerBlock {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.yaml")
+	os.WriteFile(path, []byte("engines: 0\nmax-behind: 0\nhttp-addr: 0.0.0.0:8547\ndepth: 99\n"), 0o600)
+	_, err := Load(path, nil, func() []string { return nil })
+	if err == nil {
+		t.Fatal("a bad config loaded")
+	}
+	for _, want := range []string{"engines", "max-behind", "http-addr", "not a loopback", "Depth"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %q:\n%v", want, err)
+		}
+	}
+	os.WriteFile(path, []byte("engins: 2\n"), 0o600)
+	if _, err := Load(path, nil, func() []string { return nil }); err == nil || !strings.Contains(err.Error(), `"engins"`) {
+		t.Errorf("a misspelt key: %v", err)
+	}
+	os.WriteFile(path, []byte("http-addr: 0.0.0.0:8547\nallow-insecure-http: true\n"), 0o600)
+	if _, err := Load(path, nil, func() []string { return nil }); err != nil {
+		t.Errorf("allow-insecure-http did not allow the bind: %v", err)
+	}
+}
