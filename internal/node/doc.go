@@ -1,0 +1,25 @@
+// Package node is `proofd node`: a long-running prover that follows a
+// chain submitted over HTTP and proves it through the pipeline
+// (docs/ingest.md).
+//
+// The data directory holds keys/, receipts/, chain/ (the pipeline's
+// accepted chain and journal) and inbox/, a pebble log of what the ingest
+// API accepted, in order, which is the pipeline's Source.
+//
+// Invariants:
+//   - A block is synced into the inbox before submit answers 200; the
+//     pipeline's source position and the inbox share numbering, so a
+//     restart resumes exactly after the last event the pipeline logged.
+//   - Submit is idempotent by hash; it refuses a block whose parent was
+//     never submitted or whose height does not follow it, and answers 429
+//     while the pipeline lags more than max-behind events: memory does not
+//     grow with a fast sequencer (the inbox is on disk).
+//   - What only the chain can judge (a fork below finality) the pipeline
+//     refuses and reports; it never stops the node.
+//   - On cancellation the node stops taking blocks, lets the pipeline finish
+//     for shutdown-grace, then stops it; the journal and the receipts make
+//     the restart prove nothing durable again.
+//   - Configuration: defaults < file < PROOFD_* environment < flags; an
+//     unknown file key is an error, and every invalid value is reported at
+//     once. A non-loopback HTTP listener needs allow-insecure-http.
+package node
