@@ -17,9 +17,9 @@ type inbox struct {
 
 	mu       sync.Mutex
 	known    map[pipeline.Hash]known // every block submitted, and genesis
-	changed  chan struct{}          // closed and replaced on every append
-	consumed uint64                 // the pipeline has asked for events below this
-	draining bool                   // stopping: the stream ends after what is logged
+	changed  chan struct{}           // closed and replaced on every append
+	consumed uint64                  // the pipeline has asked for events below this
+	draining bool                    // stopping: the stream ends after what is logged
 }
 
 // known is where a submitted block sits: its height and the inbox event
