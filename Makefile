@@ -9,7 +9,7 @@ export PROOFD_REQUIRE_CANNON ?= 1
 # a solc that cannot be installed fails the run instead of skipping them.
 export PROOFD_REQUIRE_SOLC ?= 1
 # Packages that run goroutines and processes concurrently run again under -race.
-RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./internal/childproc/... ./receipts/... ./snapshot/... ./vm/... ./pipeline/...
+RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./internal/childproc/... ./receipts/... ./snapshot/... ./vm/... ./pipeline/... ./internal/node/...
 
 .PHONY: test fmt-check vet unit race proto demo bench-engine
 
