@@ -1,0 +1,81 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/proofd/proofd/pipeline"
+)
+
+func ev(h, parent byte, height uint64) pipeline.Event {
+	return pipeline.Event{Block: &pipeline.Block{Height: height, Hash: pipeline.Hash{h}, Parent: pipeline.Hash{parent}, Txs: 1}, Payload: []byte{h}}
+}
+
+// The inbox's promises without any proving: duplicates, unknown parents and
+// wrong heights are refused, a lagging pipeline gets "behind", a head moves
+// back to a known block, and a drained inbox ends the stream.
+func TestInbox(t *testing.T) {
+	dir := t.TempDir()
+	in, err := openInbox(dir, pipeline.Hash{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	submit := func(e pipeline.Event, want submitResult) {
+		t.Helper()
+		if got, err := in.submit(e, 2); err != nil || got != want {
+			t.Fatalf("submit %x: %v, %v; want %v", e.Block.Hash[:1], got, err, want)
+		}
+	}
+	submit(ev(1, 0, 1), accepted)
+	submit(ev(1, 0, 1), duplicate)
+	submit(ev(9, 8, 2), unknownParent)
+	submit(ev(2, 1, 5), badHeight)
+	submit(ev(2, 1, 2), accepted)
+	submit(ev(3, 2, 3), accepted)
+	submit(ev(4, 3, 4), behind) // three events, none taken by the pipeline
+
+	ctx := context.Background()
+	for n := range uint64(3) {
+		got, err := in.Event(ctx, n)
+		if err != nil || got.Block.Hash[0] != byte(n+1) {
+			t.Fatalf("event %d: %+v, %v", n, got, err)
+		}
+	}
+	submit(ev(4, 3, 4), accepted) // the pipeline caught up
+	if ok, err := in.head(pipeline.Hash{2}); !ok || err != nil {
+		t.Fatalf("head back to block 2: %v, %v", ok, err)
+	}
+	if ok, _ := in.head(pipeline.Hash{7}); ok {
+		t.Fatal("head to an unknown block")
+	}
+	if got, err := in.Event(ctx, 4); err != nil || got.Block.Hash != (pipeline.Hash{2}) {
+		t.Fatalf("event 4 after head: %+v, %v", got, err)
+	}
+
+	// Event waits for what is not there yet, and a drain ends the wait.
+	done := make(chan error, 1)
+	go func() { _, err := in.Event(ctx, 5); done <- err }()
+	select {
+	case err := <-done:
+		t.Fatalf("event 5 returned before it existed: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	in.drain()
+	if err := <-done; !errors.Is(err, io.EOF) {
+		t.Fatalf("after drain: %v, want io.EOF", err)
+	}
+	in.Close()
+
+	// Reopened, it still knows every block.
+	in, err = openInbox(dir, pipeline.Hash{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if got, _ := in.submit(ev(3, 2, 3), 100); got != duplicate {
+		t.Fatalf("after reopen, a known block: %v", got)
+	}
+}
