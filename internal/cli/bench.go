@@ -30,11 +30,7 @@ func (a *app) benchCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return rep.WriteJSON(a.stdout)
-			}
-			rep.WriteTable(a.stdout)
-			return nil
+			return a.writeReport(rep, asJSON)
 		},
 	}
 	eng.Flags().BoolVar(&asJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
@@ -54,11 +50,7 @@ func (a *app) benchCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if poolJSON {
-				return rep.WriteJSON(a.stdout)
-			}
-			rep.WriteTable(a.stdout)
-			return nil
+			return a.writeReport(rep, poolJSON)
 		},
 	}
 	pool.Flags().BoolVar(&poolJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
@@ -91,11 +83,7 @@ func (a *app) benchPipelineCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return rep.WriteJSON(a.stdout)
-			}
-			rep.WriteTable(a.stdout)
-			return nil
+			return a.writeReport(rep, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}")
@@ -103,4 +91,13 @@ func (a *app) benchPipelineCommand() *cobra.Command {
 	cmd.Flags().IntVar(&engines, "engines", 1, "engine processes (1: a proof uses every core, so wall time compares with the sum of proofs)")
 	cmd.Flags().IntVar(&rounds, "rounds", 3, "measured rounds after a warm-up that sets the keys up")
 	return cmd
+}
+
+// writeReport prints a benchmark's report: one JSON object, or the table.
+func (a *app) writeReport(rep *bench.Report, asJSON bool) error {
+	if asJSON {
+		return rep.WriteJSON(a.stdout)
+	}
+	rep.WriteTable(a.stdout)
+	return nil
 }

@@ -36,11 +36,7 @@ func (a *app) benchSnapshotCommand() *cobra.Command {
 			if err := bench.WarmProof(cmd.Context(), rep, wp); err != nil {
 				return fmt.Errorf("warm proofs: %w", err)
 			}
-			if asJSON {
-				return rep.WriteJSON(a.stdout)
-			}
-			rep.WriteTable(a.stdout)
-			return nil
+			return a.writeReport(rep, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
