@@ -523,10 +523,7 @@ func (c *Core) Unsettled() int {
 	for _, h := range c.canon {
 		b := c.blocks[h].b
 		j := c.jobs[JobID{Stage: StageBatch, Height: b.Height, Block: h}]
-		if j != nil && (j.published || j.state == JobFailed) {
-			continue
-		}
-		if j != nil && c.blocked(b) {
+		if j != nil && (j.published || j.state == JobFailed || c.blocked(b)) {
 			continue
 		}
 		n++

@@ -154,7 +154,8 @@ type shell struct {
 	rep    Report
 
 	payloads  map[Hash][]byte
-	held      map[JobID]Input // proofs found or made, by job: stored or about to be
+	held      map[JobID]Input        // proofs found or made, by job: stored or about to be
+	missed    map[JobID]receipts.Key // keys of jobs the store did not have: what Prove makes
 	published map[JobID]bool
 	inflight  int // goroutines out
 	done      chan func() []Effect
@@ -199,7 +200,7 @@ func newShell(ctx context.Context, cfg ShellConfig) (*shell, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	return &shell{
 		cfg: cfg, ctx: ctx, cancel: cancel, core: core, log: cfg.Logger,
-		payloads: map[Hash][]byte{}, held: map[JobID]Input{}, published: map[JobID]bool{},
+		payloads: map[Hash][]byte{}, held: map[JobID]Input{}, missed: map[JobID]receipts.Key{}, published: map[JobID]bool{},
 		done: make(chan func() []Effect), lookups: make(chan struct{}, cfg.Lookups),
 	}, nil
 }
@@ -385,7 +386,6 @@ func (s *shell) effect(e Effect) {
 		// Bundles may settle out of order (a later one found by lookup
 		// before an earlier one is proven): report the highest.
 		if e.Job.Stage == StageAggregate && (s.rep.Settlement == nil || e.Job.Height > s.rep.Settlement.Job.Height) {
-			in := s.held[e.Job]
 			s.rep.Settlement = &in
 		}
 	case Prune:
@@ -477,6 +477,8 @@ func (s *shell) lookup(job JobID) {
 				s.held[job] = Input{Job: job, Key: k, Receipt: r}
 				s.rep.Hits[job.Stage]++
 				s.observe(Update{Hit: &job})
+			} else {
+				s.missed[job] = k // a job is proved only after its lookup missed
 			}
 			return s.core.LookupDone(job, hit)
 		}
@@ -491,6 +493,11 @@ func (s *shell) prove(job JobID, attempt int) {
 		s.fail(err)
 		return
 	}
+	k, ok := s.missed[job]
+	if !ok {
+		s.fail(fmt.Errorf("pipeline: prove %s: no lookup missed it", job))
+		return
+	}
 	if err := s.cfg.Log.Begin(job, attempt); err != nil {
 		s.fail(err)
 		return
@@ -503,11 +510,7 @@ func (s *shell) prove(job JobID, attempt int) {
 			}
 		}
 		start := time.Now()
-		k, err := s.cfg.Prover.Key(w)
-		var r receipts.Receipt
-		if err == nil {
-			r, err = s.cfg.Prover.Prove(s.ctx, w, k)
-		}
+		r, err := s.cfg.Prover.Prove(s.ctx, w, k)
 		took := time.Since(start)
 		return func() []Effect {
 			if s.ctx.Err() != nil {
@@ -524,6 +527,7 @@ func (s *shell) prove(job JobID, attempt int) {
 				return effs
 			}
 			s.rep.Made[job.Stage]++
+			delete(s.missed, job)
 			s.held[job] = Input{Job: job, Key: k, Receipt: r}
 			s.observe(Update{Proved: &job, Took: took})
 			return s.core.ProveDone(job, nil)
@@ -568,6 +572,11 @@ func (s *shell) prune(through uint64) {
 		if id.Height <= through && (s.rep.Settlement == nil || id != s.rep.Settlement.Job) {
 			delete(s.held, id)
 			delete(s.published, id)
+		}
+	}
+	for id := range s.missed {
+		if id.Height <= through {
+			delete(s.missed, id)
 		}
 	}
 	for h := range s.payloads {
