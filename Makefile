@@ -28,10 +28,13 @@ unit:
 race:
 	$(GO) test -count=1 -race -short -timeout 20m $(RACE_PKGS)
 
-# Regenerate the protocol code (committed; needs protoc, protoc-gen-go, protoc-gen-go-grpc).
+# Regenerate the protocol code (committed; needs protoc, protoc-gen-go,
+# protoc-gen-go-grpc and protoc-gen-connect-go v1.21.1).
 proto:
 	protoc --go_out=. --go_opt=paths=source_relative \
 	       --go-grpc_out=. --go-grpc_opt=paths=source_relative proto/enginev1/engine.proto
+	protoc --go_out=. --go_opt=paths=source_relative \
+	       --connect-go_out=. --connect-go_opt=paths=source_relative proto/ingestv1/ingest.proto
 
 demo:
 	$(GO) run ./cmd/proofd demo

@@ -122,6 +122,39 @@ func (c *Core) Tip() Checkpoint {
 // Stats reports the counters.
 func (c *Core) Stats() Stats { return c.stats }
 
+// Depth is one stage's live jobs (orphans excluded) by what they wait for.
+type Depth struct {
+	Waiting  int // for their inputs to be published
+	Queued   int // missed in the store, for a proving slot
+	InFlight int // a lookup, proof or store is out
+	Durable  int // stored, not yet published
+}
+
+// Depth reports the live jobs of each stage (indexed by Stage).
+func (c *Core) Depth() [3]Depth {
+	var d [3]Depth
+	for _, j := range c.jobs {
+		if j.orphan || j.published {
+			continue
+		}
+		st := &d[j.id.Stage]
+		switch {
+		case j.state == JobWaiting:
+			st.Waiting++
+		case j.state == JobQueued:
+			st.Queued++
+		case j.state.inFlight():
+			st.InFlight++
+		case j.state == JobDurable:
+			st.Durable++
+		}
+	}
+	return d
+}
+
+// Finalized is the height below which the chain no longer reorganizes.
+func (c *Core) Finalized() uint64 { return c.finalized }
+
 // AddBlock accepts a block from the chain source. A block whose parent is
 // not the tip is a reorg: the chain rolls back to the common ancestor and
 // takes the block's branch (a block the core already holds on a side fork

@@ -91,6 +91,18 @@ type Update struct {
 	Took      time.Duration
 	Err       error
 	Input     *Input
+	// Depth is every stage's live jobs after the event (indexed by Stage).
+	Depth [3]Depth
+}
+
+// View is what a Query may read of the core: nothing that changes it.
+type View interface {
+	Status(h Hash) (BlockStatus, bool)
+	Canonical(height uint64) (Block, bool)
+	Tip() Checkpoint
+	Base() Checkpoint
+	Finalized() uint64
+	Depth() [3]Depth
 }
 
 // ShellConfig configures Run. Source, Log, Store and Prover are required.
@@ -111,6 +123,10 @@ type ShellConfig struct {
 	Backoff func(attempt int) time.Duration
 	// Observe, when set, is told of progress, from Run's goroutine.
 	Observe func(Update)
+	// Queries, when set, carries functions Run calls with the core between
+	// events, on its own goroutine: the way for another goroutine to read
+	// the chain's state. A query must not block.
+	Queries <-chan func(View)
 	Logger  *slog.Logger
 }
 
@@ -238,6 +254,8 @@ func (s *shell) run() (*Report, error) {
 		case f := <-s.done:
 			s.inflight--
 			s.queue = append(s.queue, f()...)
+		case q := <-s.cfg.Queries:
+			q(s.core)
 		case <-s.ctx.Done():
 			s.fail(s.ctx.Err())
 		}
@@ -309,6 +327,7 @@ func (s *shell) accept(ev Event) ([]Effect, error) {
 
 func (s *shell) observe(u Update) {
 	if s.cfg.Observe != nil {
+		u.Depth = s.core.Depth()
 		s.cfg.Observe(u)
 	}
 }
