@@ -51,3 +51,29 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		t.Errorf("allow-insecure-http did not allow the bind: %v", err)
 	}
 }
+
+func TestConfigRemoteEngines(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"c.pem", "k.pem", "ca.pem"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
+	}
+	env := func() []string {
+		return []string{"PROOFD_REMOTE_ENGINES=10.0.0.7:7001,10.0.0.8:7001", "PROOFD_REMOTE_TLS_CERT=" + filepath.Join(dir, "c.pem"),
+			"PROOFD_REMOTE_TLS_KEY=" + filepath.Join(dir, "k.pem"), "PROOFD_REMOTE_TLS_CA=" + filepath.Join(dir, "ca.pem")}
+	}
+	cfg, err := Load("", nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.RemoteEngines) != 2 || cfg.RemoteEngines[1] != "10.0.0.8:7001" {
+		t.Fatalf("remote-engines from the environment: %q", cfg.RemoteEngines)
+	}
+	// Remote engines without their TLS files, or with an address that is
+	// not HOST:PORT, are refused, every problem named.
+	_, err = Load("", nil, func() []string { return []string{"PROOFD_REMOTE_ENGINES=nohostport", "PROOFD_REMOTE_TLS_CA=/nonexistent"} })
+	for _, want := range []string{`"nohostport"`, "remote-tls-cert: required", "remote-tls-key: required", "remote-tls-ca", "/nonexistent"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %q:\n%v", want, err)
+		}
+	}
+}
