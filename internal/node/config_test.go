@@ -70,7 +70,9 @@ func TestConfigRemoteEngines(t *testing.T) {
 	}
 	// Remote engines without their TLS files, or with an address that is
 	// not HOST:PORT, are refused, every problem named.
-	_, err = Load("", nil, func() []string { return []string{"PROOFD_REMOTE_ENGINES=nohostport", "PROOFD_REMOTE_TLS_CA=/nonexistent"} })
+	_, err = Load("", nil, func() []string {
+		return []string{"PROOFD_REMOTE_ENGINES=nohostport", "PROOFD_REMOTE_TLS_CA=/nonexistent"}
+	})
 	for _, want := range []string{`"nohostport"`, "remote-tls-cert: required", "remote-tls-key: required", "remote-tls-ca", "/nonexistent"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not name %q:\n%v", want, err)
