@@ -55,4 +55,8 @@
 //   - The source is asked for its next event only while fewer than
 //     MaxUnsettled canonical blocks await their batch proof.
 //   - Run returns only after every goroutine it started has returned.
+//   - Another goroutine reads the chain only through ShellConfig.Queries:
+//     a function run on the loop goroutine, between events, with a View
+//     that cannot change the core. Every Update carries the stages' Depth
+//     after it.
 package pipeline
