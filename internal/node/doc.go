@@ -1,5 +1,6 @@
 // Package node is `proofd node`: a long-running prover that follows a
-// chain submitted over HTTP and proves it through the pipeline
+// chain submitted through its ingest API (proto/ingestv1, served by connect
+// as gRPC and HTTP/JSON) and proves it through the pipeline
 // (docs/ingest.md).
 //
 // The data directory holds keys/, receipts/, chain/ (the pipeline's
@@ -10,8 +11,11 @@
 //   - A block is synced into the inbox before submit answers 200; the
 //     pipeline's source position and the inbox share numbering, so a
 //     restart resumes exactly after the last event the pipeline logged.
-//   - Submit is idempotent by hash; it refuses a block whose parent was
-//     never submitted or whose height does not follow it, and answers 429
+//   - Submit is idempotent by hash above the finalized height; it refuses a
+//     block whose parent was never submitted, whose height does not follow
+//     it, or that is at or below the finalized height (the inbox's index
+//     forgets blocks below finality, so it is bounded by how far finality
+//     trails the tip), and answers 429
 //     while the pipeline lags more than max-behind events: memory does not
 //     grow with a fast sequencer (the inbox is on disk).
 //   - What only the chain can judge (a fork below finality) the pipeline

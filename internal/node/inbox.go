@@ -15,8 +15,10 @@ import (
 type inbox struct {
 	log *chainlog.Log
 
-	mu       sync.Mutex
-	known    map[pipeline.Hash]known // every block submitted, and genesis
+	mu        sync.Mutex
+	known     map[pipeline.Hash]known // every block submitted at or above the finalized height, and genesis until then
+	finalized uint64                  // the highest finality mark, clamped to the highest block submitted
+	top       uint64                  // the highest block submitted
 	changed  chan struct{}           // closed and replaced on every append
 	consumed uint64                  // the pipeline has asked for events below this
 	draining bool                    // stopping: the stream ends after what is logged
@@ -37,10 +39,12 @@ func openInbox(dir string, genesis pipeline.Hash) (*inbox, error) {
 	in := &inbox{log: lg, known: map[pipeline.Hash]known{genesis: {genesis: true}}, changed: make(chan struct{})}
 	err = lg.Replay(func(seq uint64, ev pipeline.Event) error {
 		if ev.Block == nil {
+			in.finalize(ev.Finalize)
 			return nil
 		}
-		if _, ok := in.known[ev.Block.Hash]; !ok {
+		if _, ok := in.known[ev.Block.Hash]; !ok && ev.Block.Height >= in.finalized {
 			in.known[ev.Block.Hash] = known{height: ev.Block.Height, seq: seq}
+			in.top = max(in.top, ev.Block.Height)
 		}
 		return nil
 	})
@@ -61,6 +65,7 @@ const (
 	duplicate
 	unknownParent
 	badHeight
+	belowFinality
 	behind
 )
 
@@ -77,6 +82,8 @@ func (in *inbox) submit(ev pipeline.Event, maxBehind int) (submitResult, error) 
 	switch {
 	case dup:
 		return duplicate, nil
+	case ev.Block.Height <= in.finalized:
+		return belowFinality, nil
 	case !hasParent:
 		return unknownParent, nil
 	case ev.Block.Height != parent.height+1:
@@ -89,6 +96,7 @@ func (in *inbox) submit(ev pipeline.Event, maxBehind int) (submitResult, error) 
 		return accepted, err
 	}
 	in.known[ev.Block.Hash] = known{height: ev.Block.Height, seq: seq}
+	in.top = max(in.top, ev.Block.Height)
 	return accepted, nil
 }
 
@@ -110,11 +118,31 @@ func (in *inbox) head(h pipeline.Hash) (ok bool, err error) {
 	return true, in.append(ev)
 }
 
-// finalize appends a finality mark durably.
-func (in *inbox) finalize(height uint64) error {
+// markFinal appends a finality mark durably, and forgets the blocks below
+// it: no new block can build on them, so the index holds only the blocks
+// from the finalized height up (its memory follows how far finality trails
+// the tip, not the chain's length).
+func (in *inbox) markFinal(height uint64) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return in.append(pipeline.Event{Finalize: height})
+	if err := in.append(pipeline.Event{Finalize: height}); err != nil {
+		return err
+	}
+	in.finalize(height)
+	return nil
+}
+
+func (in *inbox) finalize(height uint64) {
+	height = min(height, in.top)
+	if height <= in.finalized {
+		return
+	}
+	in.finalized = height
+	for h, k := range in.known {
+		if k.height < height {
+			delete(in.known, h)
+		}
+	}
 }
 
 func (in *inbox) append(ev pipeline.Event) error {

@@ -74,8 +74,38 @@ func TestInbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
+	t.Cleanup(func() { in.Close() }) // the inbox open at the end
 	if got, _ := in.submit(ev(3, 2, 3), 100); got != duplicate {
 		t.Fatalf("after reopen, a known block: %v", got)
+	}
+
+	// Finality forgets the blocks below it: the index holds the finalized
+	// block and what is above, across a reopen too.
+	if err := in.markFinal(3); err != nil {
+		t.Fatal(err)
+	}
+	check := func() {
+		t.Helper()
+		if len(in.known) != 2 { // blocks 3 and 4
+			t.Fatalf("after finality at 3 the index holds %d blocks, want 2", len(in.known))
+		}
+		if got, _ := in.submit(ev(2, 1, 2), 100); got != belowFinality {
+			t.Fatalf("block 2 again after finality at 3: %v", got)
+		}
+		if got, _ := in.submit(ev(3, 2, 3), 100); got != duplicate {
+			t.Fatalf("the finalized block again: %v", got)
+		}
+	}
+	check()
+	in.Close()
+	if in, err = openInbox(dir, pipeline.Hash{0}); err != nil {
+		t.Fatal(err)
+	}
+	check()
+	if got, _ := in.submit(ev(5, 4, 5), 100); got != accepted {
+		t.Fatalf("a new block on the tip: %v", got)
+	}
+	if err := in.markFinal(99); err != nil || in.finalized != 5 {
+		t.Fatalf("finality above the tip is clamped to it: %d, %v", in.finalized, err)
 	}
 }

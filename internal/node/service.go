@@ -63,6 +63,9 @@ func (s service) SubmitBlock(ctx context.Context, req *connect.Request[ingestv1.
 		return nil, s.fail(ctx, "block", "error", connect.CodeInternal, err)
 	case res == unknownParent:
 		return nil, s.fail(ctx, "block", "unknown_parent", connect.CodeInvalidArgument, fmt.Errorf("block.parent: unknown block %s", req.Msg.Block.Parent))
+	case res == belowFinality:
+		return nil, s.fail(ctx, "block", "below_finality", connect.CodeInvalidArgument,
+			fmt.Errorf("block.height: %d is at or below the finalized height; the node no longer takes blocks there", b.Height))
 	case res == badHeight:
 		return nil, s.fail(ctx, "block", "invalid", connect.CodeInvalidArgument, fmt.Errorf("block.height: %d does not follow its parent's", b.Height))
 	case res == behind:
@@ -101,7 +104,7 @@ func (s service) Finalize(ctx context.Context, req *connect.Request[ingestv1.Fin
 	if n.draining.Load() {
 		return nil, s.unavailable(ctx, "finalize")
 	}
-	if err := n.inbox.finalize(req.Msg.Height); err != nil {
+	if err := n.inbox.markFinal(req.Msg.Height); err != nil {
 		return nil, s.fail(ctx, "finalize", "error", connect.CodeInternal, err)
 	}
 	n.count(ctx, "finalize", "accepted")
