@@ -19,9 +19,9 @@ type inbox struct {
 	known     map[pipeline.Hash]known // every block submitted at or above the finalized height, and genesis until then
 	finalized uint64                  // the highest finality mark, clamped to the highest block submitted
 	top       uint64                  // the highest block submitted
-	changed  chan struct{}           // closed and replaced on every append
-	consumed uint64                  // the pipeline has asked for events below this
-	draining bool                    // stopping: the stream ends after what is logged
+	changed   chan struct{}           // closed and replaced on every append
+	consumed  uint64                  // the pipeline has asked for events below this
+	draining  bool                    // stopping: the stream ends after what is logged
 }
 
 // known is where a submitted block sits: its height and the inbox event
