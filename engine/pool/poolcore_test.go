@@ -356,3 +356,24 @@ func TestPoolCoreAffinity(t *testing.T) {
 		p.release(r.slot, r.gen, false)
 	}
 }
+
+// TestViewDeadWhileLeased: an engine that dies under its lease shows as
+// dead until the lease comes back, then as starting (its replacement).
+func TestViewDeadWhileLeased(t *testing.T) {
+	p := newPoolCore(1, 4)
+	r, _ := p.get(nil)
+	p.startDone(nil)
+	if !r.done || r.slot != 0 {
+		t.Fatalf("request not granted: %+v", r)
+	}
+	if news, _ := p.died(0, r.gen); !news {
+		t.Fatal("death not news")
+	}
+	if v := p.view(); v[0].state != "dead" || v[0].calls != 1 {
+		t.Fatalf("view %+v, want dead with 1 call", v)
+	}
+	p.release(0, r.gen, false)
+	if v := p.view(); v[0].state != "starting" {
+		t.Fatalf("view %+v, want starting", v)
+	}
+}
