@@ -1,28 +1,30 @@
 package node
 
 import (
-	"encoding/hex"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
+	"strings"
 
+	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/proofd/proofd/pipeline"
+	ingestv1 "github.com/proofd/proofd/proto/ingestv1"
+	"github.com/proofd/proofd/proto/ingestv1/ingestv1connect"
 )
 
-// Handler is the node's HTTP API:
+// Handler is the node's HTTP surface:
 //
-//	GET  /healthz          200 while the process serves
-//	GET  /readyz           200 once the circuits are ready and until shutdown begins, else 503
-//	GET  /metrics          Prometheus
-//	POST /v1/blocks        submit a block (JSON, see wireBlock)
-//	POST /v1/head          {"hash": H}: a block submitted before is the head again (a reorg back to its fork)
-//	POST /v1/finalize      {"height": N}: the chain is final up to N (prunes below)
-//	GET  /v1/status        Status
-//	GET  /v1/settlement    the latest aggregate proof: height, block, proof and public inputs (hex)
+//	GET  /healthz   200 while the process serves
+//	GET  /readyz    200 once the circuits are ready and until shutdown begins, else 503
+//	GET  /metrics   Prometheus, the node's own registry
+//	POST /proofd.ingest.v1.IngestService/<Method>
+//	                the ingest API (proto/ingestv1/ingest.proto): gRPC, gRPC-Web,
+//	                or JSON with Content-Type: application/json
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -34,157 +36,120 @@ func (n *Node) Handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /v1/blocks", n.submitBlock)
-	mux.HandleFunc("POST /v1/head", n.setHead)
-	mux.HandleFunc("POST /v1/finalize", n.finalize)
-	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, n.snapshot()) })
-	mux.HandleFunc("GET /v1/settlement", n.settlement)
+	path, h := ingestv1connect.NewIngestServiceHandler(service{n},
+		connect.WithCodec(jsonCodec{}), connect.WithReadMaxBytes(int(n.cfg.MaxBody)))
+	mux.Handle(path, n.limitBody(n.countRefusals(h)))
 	return mux
 }
 
-type apiError struct {
-	Error string `json:"error"`
+// jsonCodec is protojson with the .proto's own (snake_case) field names and
+// every field written, zero or not, so a JSON client sees the whole shape.
+// Unknown fields are an error that names them.
+type jsonCodec struct{}
+
+func (jsonCodec) Name() string { return "json" }
+
+func (jsonCodec) Marshal(m any) ([]byte, error) {
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("json codec: %T is not a protobuf message", m)
+	}
+	return protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(msg)
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+func (jsonCodec) Unmarshal(b []byte, m any) error {
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return fmt.Errorf("json codec: %T is not a protobuf message", m)
+	}
+	return protojson.Unmarshal(b, msg)
 }
 
-// decodeBody reads one JSON object of at most MaxBody bytes, refusing
-// unknown fields and trailing data; the error names what was wrong.
-func (n *Node) decodeBody(w http.ResponseWriter, r *http.Request, v any) (int, error) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, n.cfg.MaxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooBig):
-			return http.StatusRequestEntityTooLarge, fmt.Errorf("body: over %d bytes", n.cfg.MaxBody)
-		case errors.As(err, &typ):
-			return http.StatusBadRequest, fmt.Errorf("%s: want %s, got %s", typ.Field, typ.Type, typ.Value)
+// limitBody answers 413 to a request whose declared body is over
+// max-body-bytes before reading any of it (connect's own limit catches a
+// body of undeclared length, as resource_exhausted).
+func (n *Node) limitBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n.cfg.MaxBody {
+			n.ingest.WithLabelValues(kindOf(r.URL.Path), "too_large").Inc()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			json.NewEncoder(w).Encode(map[string]string{"code": "resource_exhausted",
+				"message": fmt.Sprintf("body: %d bytes, over max-body-bytes %d", r.ContentLength, n.cfg.MaxBody)})
+			return
 		}
-		return http.StatusBadRequest, fmt.Errorf("body: %v", err)
-	}
-	if dec.More() {
-		return http.StatusBadRequest, errors.New("body: data after the JSON object")
-	}
-	return 0, nil
-}
-
-func (n *Node) refuse(w http.ResponseWriter, kind, outcome string, code int, err error) {
-	n.ingest.WithLabelValues(kind, outcome).Inc()
-	writeJSON(w, code, apiError{Error: err.Error()})
-}
-
-func (n *Node) submitBlock(w http.ResponseWriter, r *http.Request) {
-	if !n.ready.Load() || n.draining.Load() {
-		w.Header().Set("Retry-After", "5")
-		n.refuse(w, "block", "unavailable", http.StatusServiceUnavailable, errors.New("the node is starting or stopping"))
-		return
-	}
-	var wb wireBlock
-	if code, err := n.decodeBody(w, r, &wb); err != nil {
-		n.refuse(w, "block", "invalid", code, err)
-		return
-	}
-	b, err := wb.decode(n.p)
-	if err != nil {
-		n.refuse(w, "block", "invalid", http.StatusBadRequest, err)
-		return
-	}
-	payload, err := b.MarshalBinary()
-	if err != nil {
-		n.refuse(w, "block", "invalid", http.StatusBadRequest, err)
-		return
-	}
-	ev := pipeline.Event{Block: &pipeline.Block{Height: b.Height, Hash: b.Hash, Parent: b.Parent, Txs: len(b.Txs)}, Payload: payload}
-	res, err := n.inbox.submit(ev, n.cfg.MaxBehind)
-	switch {
-	case err != nil:
-		n.refuse(w, "block", "error", http.StatusInternalServerError, err)
-	case res == duplicate:
-		n.ingest.WithLabelValues("block", "duplicate").Inc()
-		writeJSON(w, http.StatusOK, map[string]any{"hash": wb.Hash, "duplicate": true})
-	case res == unknownParent:
-		n.refuse(w, "block", "unknown_parent", http.StatusBadRequest, fmt.Errorf("parent: unknown block %s", wb.Parent))
-	case res == badHeight:
-		n.refuse(w, "block", "invalid", http.StatusBadRequest, fmt.Errorf("height: %d does not follow its parent's", b.Height))
-	case res == behind:
-		w.Header().Set("Retry-After", "2")
-		n.refuse(w, "block", "throttled", http.StatusTooManyRequests, fmt.Errorf("the pipeline is more than %d blocks behind; retry later", n.cfg.MaxBehind))
-	default:
-		n.ingest.WithLabelValues("block", "accepted").Inc()
-		writeJSON(w, http.StatusOK, map[string]any{"hash": wb.Hash, "duplicate": false})
-	}
-}
-
-func (n *Node) finalize(w http.ResponseWriter, r *http.Request) {
-	if n.draining.Load() {
-		n.refuse(w, "finalize", "unavailable", http.StatusServiceUnavailable, errors.New("the node is stopping"))
-		return
-	}
-	var req struct {
-		Height *uint64 `json:"height"`
-	}
-	if code, err := n.decodeBody(w, r, &req); err != nil {
-		n.refuse(w, "finalize", "invalid", code, err)
-		return
-	}
-	if req.Height == nil {
-		n.refuse(w, "finalize", "invalid", http.StatusBadRequest, errors.New("height: missing"))
-		return
-	}
-	if err := n.inbox.finalize(*req.Height); err != nil {
-		n.refuse(w, "finalize", "error", http.StatusInternalServerError, err)
-		return
-	}
-	n.ingest.WithLabelValues("finalize", "accepted").Inc()
-	writeJSON(w, http.StatusOK, map[string]any{"height": *req.Height})
-}
-
-func (n *Node) setHead(w http.ResponseWriter, r *http.Request) {
-	if !n.ready.Load() || n.draining.Load() {
-		w.Header().Set("Retry-After", "5")
-		n.refuse(w, "head", "unavailable", http.StatusServiceUnavailable, errors.New("the node is starting or stopping"))
-		return
-	}
-	var req struct {
-		Hash string `json:"hash"`
-	}
-	if code, err := n.decodeBody(w, r, &req); err != nil {
-		n.refuse(w, "head", "invalid", code, err)
-		return
-	}
-	h, err := hex32("hash", req.Hash)
-	if err != nil {
-		n.refuse(w, "head", "invalid", http.StatusBadRequest, err)
-		return
-	}
-	ok, err := n.inbox.head(h)
-	switch {
-	case err != nil:
-		n.refuse(w, "head", "error", http.StatusInternalServerError, err)
-	case !ok:
-		n.refuse(w, "head", "unknown_block", http.StatusBadRequest, fmt.Errorf("hash: unknown block %s", req.Hash))
-	default:
-		n.ingest.WithLabelValues("head", "accepted").Inc()
-		writeJSON(w, http.StatusOK, map[string]any{"hash": req.Hash})
-	}
-}
-
-func (n *Node) settlement(w http.ResponseWriter, _ *http.Request) {
-	n.mu.Lock()
-	in := n.settle
-	n.mu.Unlock()
-	if in == nil {
-		writeJSON(w, http.StatusNotFound, apiError{Error: "no aggregate proof published yet"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"height": strconv.FormatUint(in.Job.Height, 10), "block": hex.EncodeToString(in.Job.Block[:]),
-		"proof": hex.EncodeToString(in.Receipt.Proof), "public": hex.EncodeToString(in.Receipt.Public),
+		h.ServeHTTP(w, r)
 	})
+}
+
+type countedKey struct{}
+
+// count records one ingest request's outcome in
+// proofd_ingest_requests_total{kind,outcome}.
+func (n *Node) count(ctx context.Context, kind, outcome string) {
+	if c, ok := ctx.Value(countedKey{}).(*bool); ok {
+		*c = true
+	}
+	n.ingest.WithLabelValues(kind, outcome).Inc()
+	if outcome == "throttled" {
+		n.throttled.Inc()
+	}
+}
+
+// countRefusals counts the requests connect refused before a method ran (a
+// body that does not decode, a wrong content type) as outcome "invalid".
+func (n *Node) countRefusals(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		counted := false
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), countedKey{}, &counted)))
+		if !counted && rec.code >= 400 {
+			n.ingest.WithLabelValues(kindOf(r.URL.Path), "invalid").Inc()
+		}
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// kindOf names a request for the metrics by its method: block, head,
+// finalize, or the method's name in lower case.
+func kindOf(path string) string {
+	method := path[strings.LastIndexByte(path, '/')+1:]
+	switch method {
+	case "SubmitBlock":
+		return "block"
+	case "SetHead":
+		return "head"
+	}
+	return strings.ToLower(method)
+}
+
+// status is GetStatus's answer: the node, the pipeline and the pool.
+func (n *Node) status(ctx context.Context) *ingestv1.GetStatusResponse {
+	out := &ingestv1.GetStatusResponse{Ready: n.ready.Load(), Draining: n.draining.Load(),
+		Behind: n.inbox.behind(), StartedUnixMs: n.started.UnixMilli()}
+	n.track.status(out)
+	if out.Ready && !out.Draining {
+		n.query(ctx, func(v pipeline.View) { out.Finalized = v.Finalized() })
+	}
+	if n.engines != nil {
+		out.Engines = n.engines()
+	}
+	return out
 }

@@ -164,3 +164,18 @@ func (in *inbox) Event(ctx context.Context, n uint64) (pipeline.Event, error) {
 		}
 	}
 }
+
+// parent is the parent of a submitted block.
+func (in *inbox) parent(h pipeline.Hash) (pipeline.Hash, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	k, ok := in.known[h]
+	if !ok || k.genesis {
+		return pipeline.Hash{}, false
+	}
+	ev, found, err := in.log.Event(k.seq)
+	if err != nil || !found || ev.Block == nil {
+		return pipeline.Hash{}, false
+	}
+	return ev.Block.Parent, true
+}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/proofd/proofd/pipeline"
 	"github.com/proofd/proofd/pipeline/chainlog"
 	"github.com/proofd/proofd/pipeline/pipelinemetrics"
+	ingestv1 "github.com/proofd/proofd/proto/ingestv1"
 	"github.com/proofd/proofd/receipts"
 )
 
@@ -29,59 +29,29 @@ type Options struct {
 	Pool     prover.Pool
 	Registry *prometheus.Registry // the node's own; the caller may have registered the pool's metrics in it
 	Logger   *slog.Logger
+	// Engines, when set, lists the engine pool's slots for the status.
+	Engines func() []*ingestv1.Engine
 	// Listening, when set, is told the HTTP listener's address once it
 	// accepts connections (before the circuits are ready).
 	Listening func(addr string)
 }
 
-// Node is a running node's state that the HTTP API reads.
+// Node is a running node's state that the API reads.
 type Node struct {
-	cfg   Config
-	p     rollup.Params
-	log   *slog.Logger
-	inbox *inbox
-	reg   *prometheus.Registry
+	cfg     Config
+	p       rollup.Params
+	log     *slog.Logger
+	inbox   *inbox
+	store   *receipts.Store
+	reg     *prometheus.Registry
+	track   *tracker
+	queries chan func(pipeline.View) // served by the pipeline between events
+	engines func() []*ingestv1.Engine
+	started time.Time
 
 	ready, draining atomic.Bool
 	ingest          *prometheus.CounterVec
-
-	mu     sync.Mutex
-	status Status
-	settle *pipeline.Input
-}
-
-// Status is what GET /v1/status answers.
-type Status struct {
-	Ready            bool        `json:"ready"`
-	Draining         bool        `json:"draining"`
-	TipHeight        uint64      `json:"tip_height"`
-	BlocksAccepted   int         `json:"blocks_accepted"`
-	Behind           uint64      `json:"behind"`
-	ProofsMade       stageCounts `json:"proofs_made"`
-	CacheHits        stageCounts `json:"cache_hits"`
-	Published        stageCounts `json:"published"`
-	Reorgs           int         `json:"reorgs"`
-	Refused          int         `json:"refused"`
-	Retries          int         `json:"retries"`
-	Failed           int         `json:"failed"`
-	SettlementHeight uint64      `json:"settlement_height"`
-}
-
-type stageCounts struct {
-	Tx        int `json:"tx"`
-	Batch     int `json:"batch"`
-	Aggregate int `json:"aggregate"`
-}
-
-func (c *stageCounts) add(st pipeline.Stage) {
-	switch st {
-	case pipeline.StageTx:
-		c.Tx++
-	case pipeline.StageBatch:
-		c.Batch++
-	case pipeline.StageAggregate:
-		c.Aggregate++
-	}
+	throttled       prometheus.Counter
 }
 
 // Run serves the node until ctx ends: on cancellation (SIGTERM) it stops
@@ -98,12 +68,17 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{cfg: cfg, p: cfg.Params(), log: opts.Logger, reg: opts.Registry}
+	n := &Node{cfg: cfg, p: cfg.Params(), log: opts.Logger, reg: opts.Registry, track: newTracker(time.Now),
+		queries: make(chan func(pipeline.View)), engines: opts.Engines, started: time.Now()}
 	n.p.EnsureDefaults()
 	n.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "requests_total",
-		Help: "Ingest requests by kind and outcome."}, []string{"kind", "outcome"})
-	if err := opts.Registry.Register(n.ingest); err != nil {
-		return err
+		Help: "Ingest requests by kind (block, head, finalize, getstatus, …) and outcome."}, []string{"kind", "outcome"})
+	n.throttled = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "throttled_total",
+		Help: "Blocks refused with 429 because the pipeline was more than max-behind blocks behind."})
+	for _, c := range []prometheus.Collector{n.ingest, n.throttled} {
+		if err := opts.Registry.Register(c); err != nil {
+			return err
+		}
 	}
 	observeMetrics, err := pipelinemetrics.Observer(opts.Registry)
 	if err != nil {
@@ -123,6 +98,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	defer store.Close()
+	n.store = store
 	chain, err := chainlog.Open(filepath.Join(cfg.DataDir, "chain"), chainlog.Options{})
 	if err != nil {
 		return err
@@ -137,7 +113,12 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("http-addr %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// HTTP/1.1 for JSON and browsers, and HTTP/2 without TLS (h2c) for gRPC
+	// clients: the listener is local unless allow-insecure-http says so.
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second, Protocols: protocols}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	defer func() {
@@ -183,7 +164,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		Core:    pipeline.Config{BundleSize: uint64(n.p.BundleSize), MaxProving: cfg.Engines, Retries: cfg.Retries},
 		Genesis: pipeline.Checkpoint{Hash: genesis},
 		Source:  n.inbox, Log: chain, Store: store, Prover: pr,
-		Observe: func(u pipeline.Update) { observeMetrics(u); n.observe(u) },
+		Observe: func(u pipeline.Update) { observeMetrics(u); n.track.observe(u) },
+		Queries: n.queries,
 		Logger:  n.log,
 	})
 	stop()
@@ -194,44 +176,4 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	return nil
-}
-
-func (n *Node) observe(u pipeline.Update) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	s := &n.status
-	switch {
-	case u.Block != nil:
-		s.BlocksAccepted++
-		s.TipHeight = u.Block.Height
-		if u.Reorg {
-			s.Reorgs++
-		}
-	case u.Refused != nil:
-		s.Refused++
-	case u.Proved != nil:
-		s.ProofsMade.add(u.Proved.Stage)
-	case u.Hit != nil:
-		s.CacheHits.add(u.Hit.Stage)
-	case u.Retry != nil:
-		s.Retries++
-	case u.Failed != nil:
-		s.Failed++
-	case u.Published != nil:
-		s.Published.add(u.Published.Stage)
-		if u.Published.Stage == pipeline.StageAggregate && u.Input != nil && u.Published.Height >= s.SettlementHeight {
-			s.SettlementHeight = u.Published.Height
-			n.settle = u.Input
-		}
-	}
-}
-
-// snapshot is the status now.
-func (n *Node) snapshot() Status {
-	n.mu.Lock()
-	s := n.status
-	n.mu.Unlock()
-	s.Ready, s.Draining = n.ready.Load(), n.draining.Load()
-	s.Behind = n.inbox.behind()
-	return s
 }

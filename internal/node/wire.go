@@ -5,33 +5,12 @@ import (
 	"fmt"
 
 	"github.com/proofd/proofd/examples/rollup"
+	ingestv1 "github.com/proofd/proofd/proto/ingestv1"
 )
 
-// The ingest API's JSON shapes. Hashes and roots are 32-byte big-endian
-// hex; a block is the tx circuit's inputs for each of its transactions.
-
-type wireOpening struct {
-	Index   uint64   `json:"index"`
-	ID      uint64   `json:"id"`
-	Balance uint64   `json:"balance"`
-	Path    []string `json:"path"`
-}
-
-type wireTx struct {
-	OldRoot  string      `json:"old_root"`
-	NewRoot  string      `json:"new_root"`
-	Amount   uint64      `json:"amount"`
-	Sender   wireOpening `json:"sender"`
-	Receiver wireOpening `json:"receiver"`
-}
-
-type wireBlock struct {
-	Height uint64   `json:"height"`
-	Hash   string   `json:"hash"`
-	Parent string   `json:"parent"`
-	Nonce  uint64   `json:"nonce"`
-	Txs    []wireTx `json:"txs"`
-}
+// Conversions between the ingest API's messages (proto/ingestv1) and the
+// rollup's types. Hashes and roots are 32-byte big-endian hex; a block is
+// the tx circuit's inputs for each of its transactions.
 
 func hex32(field, s string) ([32]byte, error) {
 	var out [32]byte
@@ -50,8 +29,11 @@ func clip(s string) string {
 	return s
 }
 
-func (o wireOpening) decode(field string, depth int) (rollup.Opening, error) {
-	op := rollup.Opening{Index: o.Index, ID: o.ID, Balance: o.Balance}
+func decodeOpening(o *ingestv1.Opening, field string, depth int) (rollup.Opening, error) {
+	if o == nil {
+		return rollup.Opening{}, fmt.Errorf("%s: missing", field)
+	}
+	op := rollup.Opening{Index: o.Index, ID: o.Id, Balance: o.Balance}
 	if len(o.Path) != depth {
 		return op, fmt.Errorf("%s.path: %d siblings, the tree has depth %d", field, len(o.Path), depth)
 	}
@@ -65,9 +47,10 @@ func (o wireOpening) decode(field string, depth int) (rollup.Opening, error) {
 	return op, nil
 }
 
-// decode turns a submitted block into the rollup's block, checking every
-// field against p: the hash must be the block's own (rollup.ComputeHash).
-func (w wireBlock) decode(p rollup.Params) (*rollup.Block, error) {
+// decodeBlock turns a submitted block into the rollup's block, checking
+// every field against p: the hash must be the block's own
+// (rollup.ComputeHash). Errors name the field (hash, txs[1].sender.path[2]).
+func decodeBlock(w *ingestv1.Block, p rollup.Params) (*rollup.Block, error) {
 	b := &rollup.Block{Height: w.Height, Nonce: w.Nonce}
 	var err error
 	if b.Hash, err = hex32("hash", w.Hash); err != nil {
@@ -88,10 +71,10 @@ func (w wireBlock) decode(p rollup.Params) (*rollup.Block, error) {
 		if tx.NewRoot, err = hex32(field+".new_root", t.NewRoot); err != nil {
 			return nil, err
 		}
-		if tx.Sender, err = t.Sender.decode(field+".sender", p.Depth); err != nil {
+		if tx.Sender, err = decodeOpening(t.Sender, field+".sender", p.Depth); err != nil {
 			return nil, err
 		}
-		if tx.Receiver, err = t.Receiver.decode(field+".receiver", p.Depth); err != nil {
+		if tx.Receiver, err = decodeOpening(t.Receiver, field+".receiver", p.Depth); err != nil {
 			return nil, err
 		}
 		if err := tx.Check(); err != nil {
@@ -106,17 +89,17 @@ func (w wireBlock) decode(p rollup.Params) (*rollup.Block, error) {
 }
 
 // encodeBlock is decode's inverse: what a sequencer submits for b.
-func encodeBlock(b *rollup.Block) wireBlock {
-	w := wireBlock{Height: b.Height, Hash: hex.EncodeToString(b.Hash[:]), Parent: hex.EncodeToString(b.Parent[:]), Nonce: b.Nonce}
-	opening := func(o rollup.Opening) wireOpening {
-		wo := wireOpening{Index: o.Index, ID: o.ID, Balance: o.Balance, Path: []string{}}
+func encodeBlock(b *rollup.Block) *ingestv1.Block {
+	w := &ingestv1.Block{Height: b.Height, Hash: hex.EncodeToString(b.Hash[:]), Parent: hex.EncodeToString(b.Parent[:]), Nonce: b.Nonce}
+	opening := func(o rollup.Opening) *ingestv1.Opening {
+		wo := &ingestv1.Opening{Index: o.Index, Id: o.ID, Balance: o.Balance}
 		for _, r := range o.Path {
 			wo.Path = append(wo.Path, hex.EncodeToString(r[:]))
 		}
 		return wo
 	}
 	for _, t := range b.Txs {
-		w.Txs = append(w.Txs, wireTx{OldRoot: hex.EncodeToString(t.OldRoot[:]), NewRoot: hex.EncodeToString(t.NewRoot[:]),
+		w.Txs = append(w.Txs, &ingestv1.Tx{OldRoot: hex.EncodeToString(t.OldRoot[:]), NewRoot: hex.EncodeToString(t.NewRoot[:]),
 			Amount: t.Amount, Sender: opening(t.Sender), Receiver: opening(t.Receiver)})
 	}
 	return w
