@@ -12,8 +12,8 @@ var assets embed.FS
 // StatusPath is the ingest API method the page polls.
 const StatusPath = "/proofd.ingest.v1.IngestService/GetStatus"
 
-// Handler serves the page at / and its assets (/app.js, /style.css). Mount
-// it for GET on the node's mux; other paths answer 404.
+// Handler serves the page at / and its assets (/app.js, /style.css); other
+// paths answer 404. On a mux that serves other paths too, use Register.
 func Handler() http.Handler {
 	sub, err := fs.Sub(assets, "assets")
 	if err != nil {
@@ -28,4 +28,15 @@ func Handler() http.Handler {
 		h.Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})
+}
+
+// Register mounts the page on mux for exactly its own paths (GET /, /app.js
+// and /style.css), so it neither shadows nor conflicts with the mux's other
+// patterns (a catch-all "GET /" would conflict with the ingest API's
+// "/proofd.ingest.v1.IngestService/").
+func Register(mux *http.ServeMux) {
+	h := Handler()
+	for _, p := range []string{"GET /{$}", "GET /app.js", "GET /style.css"} {
+		mux.Handle(p, h)
+	}
 }

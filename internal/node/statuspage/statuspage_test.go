@@ -89,8 +89,13 @@ func TestPageRendersStatus(t *testing.T) {
 	var mu sync.Mutex
 	var sawType, sawBody string
 	mux := http.NewServeMux()
-	mux.Handle("GET /", statuspage.Handler())
-	mux.HandleFunc("POST "+statuspage.StatusPath, func(w http.ResponseWriter, r *http.Request) {
+	statuspage.Register(mux)
+	// As the node mounts the ingest API: every method under one prefix.
+	mux.HandleFunc("/proofd.ingest.v1.IngestService/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != statuspage.StatusPath {
+			http.Error(w, "the page called "+r.Method+" "+r.URL.Path, http.StatusBadRequest)
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		sawType, sawBody = r.Header.Get("Content-Type"), string(body)
