@@ -43,7 +43,7 @@ func (a *app) nodeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fac, err := a.factoryWithHooks(cfg.Engines, hooks)
+			fac, err := a.nodeFactory(cfg, hooks)
 			if err != nil {
 				return err
 			}

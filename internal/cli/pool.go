@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 
+	"github.com/proofd/proofd/internal/node"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
@@ -33,6 +35,24 @@ func (a *app) factoryWithHooks(size int, hooks pool.Hooks) (*pool.Factory, error
 		Start:    func(ctx context.Context) (*engine.Conn, error) { return engine.Spawn(ctx, opts) },
 		Hooks:    hooks,
 	})
+}
+
+// nodeFactory is the node's pool: cfg.Engines local engine processes and
+// cfg.RemoteEngines, dialed with mutual TLS.
+func (a *app) nodeFactory(cfg node.Config, hooks pool.Hooks) (*pool.Factory, error) {
+	opts, err := a.spawnOptions()
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := cfg.ClientTLS()
+	if err != nil {
+		return nil, err
+	}
+	st, err := node.NewStarter(func(ctx context.Context) (*engine.Conn, error) { return engine.Spawn(ctx, opts) }, cfg.RemoteEngines, tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	return pool.New(pool.Config{PoolSize: cfg.Engines + len(cfg.RemoteEngines), Start: st.Start, Hooks: hooks})
 }
 
 // writeMetrics prints reg in the Prometheus text format.

@@ -38,6 +38,14 @@ type Config struct {
 	BundleSize  int           `koanf:"bundle-size"`
 	Retries     int           `koanf:"retries"`
 	ShutdownFor time.Duration `koanf:"shutdown-grace"`
+	// RemoteEngines are HOST:PORT addresses of `proofd engine serve
+	// --listen tcp://…` engines, pooled beside the local ones. The node
+	// connects with mutual TLS: its client certificate and key, and the CA
+	// that signed the engines' certificates.
+	RemoteEngines []string `koanf:"remote-engines"`
+	RemoteCert    string   `koanf:"remote-tls-cert"`
+	RemoteKey     string   `koanf:"remote-tls-key"`
+	RemoteCA      string   `koanf:"remote-tls-ca"`
 }
 
 // Defaults is the configuration before file, environment and flags.
@@ -62,6 +70,10 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Int("bundle-size", d.BundleSize, "blocks per aggregate proof")
 	fs.Int("retries", d.Retries, "retries of a failed proof after the pool's own")
 	fs.Duration("shutdown-grace", d.ShutdownFor, "how long SIGTERM lets proofs in flight finish")
+	fs.StringSlice("remote-engines", nil, "HOST:PORT of remote engines (proofd engine serve --listen tcp://…), comma-separated")
+	fs.String("remote-tls-cert", "", "client certificate (PEM) the node shows remote engines")
+	fs.String("remote-tls-key", "", "its private key (PEM)")
+	fs.String("remote-tls-ca", "", "CA certificate (PEM) that signed the remote engines' certificates")
 }
 
 // Load reads the config file (if path is not empty), then PROOFD_*
@@ -91,6 +103,9 @@ func Load(path string, fs *pflag.FlagSet, environ func() []string) (Config, erro
 			if !knownKeys[key] {
 				return "", nil
 			}
+			if key == "remote-engines" {
+				return key, strings.Split(v, ",")
+			}
 			return key, v
 		},
 	}), nil)
@@ -112,6 +127,7 @@ var knownKeys = map[string]bool{
 	"data-dir": true, "http-addr": true, "allow-insecure-http": true, "engines": true, "max-behind": true,
 	"max-body-bytes": true, "depth": true, "txs-per-block": true, "bundle-size": true, "retries": true,
 	"shutdown-grace": true, "config": true, "check": true,
+	"remote-engines": true, "remote-tls-cert": true, "remote-tls-key": true, "remote-tls-ca": true,
 }
 
 // checkKeys refuses keys of the config file that nobody reads: a typo must
@@ -155,6 +171,20 @@ func (c Config) Validate() error {
 	if c.ShutdownFor < 0 {
 		errs = append(errs, fmt.Errorf("shutdown-grace: %s is negative", c.ShutdownFor))
 	}
+	if len(c.RemoteEngines) > 0 {
+		for _, addr := range c.RemoteEngines {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				errs = append(errs, fmt.Errorf("remote-engines: %q: %w", addr, err))
+			}
+		}
+		for key, file := range map[string]string{"remote-tls-cert": c.RemoteCert, "remote-tls-key": c.RemoteKey, "remote-tls-ca": c.RemoteCA} {
+			if file == "" {
+				errs = append(errs, fmt.Errorf("%s: required with remote-engines (remote engines take mutual TLS only)", key))
+			} else if _, err := os.Stat(file); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+			}
+		}
+	}
 	p := c.Params()
 	if err := p.Validate(); err != nil {
 		errs = append(errs, err)
@@ -176,7 +206,8 @@ func (c Config) Effective() map[string]any {
 		"data-dir": c.DataDir, "http-addr": c.HTTPAddr, "allow-insecure-http": c.AllowInsecureHTTP,
 		"engines": c.Engines, "max-behind": c.MaxBehind, "max-body-bytes": c.MaxBody, "depth": c.Depth,
 		"txs-per-block": c.TxsPerBlock, "bundle-size": c.BundleSize, "retries": c.Retries,
-		"shutdown-grace": c.ShutdownFor.String(),
+		"shutdown-grace": c.ShutdownFor.String(), "remote-engines": c.RemoteEngines,
+		"remote-tls-cert": c.RemoteCert, "remote-tls-key": c.RemoteKey, "remote-tls-ca": c.RemoteCA,
 	}
 }
 

@@ -1,41 +1,76 @@
 package node
 
 import (
-	"slices"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sync"
 
-	"github.com/proofd/proofd/artifact"
-	"github.com/proofd/proofd/engine/pool"
-	ingestv1 "github.com/proofd/proofd/proto/ingestv1"
+	"google.golang.org/grpc/connectivity"
+
+	"github.com/proofd/proofd/engine"
 )
 
-// poolEngines lists f's slots for GetStatus. names, when it returns a map,
-// turns a resident digest into its circuit's stage (tx, batch, aggregate);
-// a stage holding several of its artifacts (constraint system, keys) shows
-// once, and a digest no circuit claims shows as its first 8 hex digits.
-func poolEngines(f *pool.Factory, names func() map[artifact.Digest]string) func() []*ingestv1.Engine {
-	return func() []*ingestv1.Engine {
-		infos := f.Engines()
-		if infos == nil {
-			return nil
-		}
-		var byDigest map[artifact.Digest]string
-		if names != nil {
-			byDigest = names()
-		}
-		out := make([]*ingestv1.Engine, len(infos))
-		for i, e := range infos {
-			var circuits []string
-			for _, d := range e.Resident {
-				name, ok := byDigest[d]
-				if !ok {
-					name = d.String()[:8]
-				}
-				if !slices.Contains(circuits, name) {
-					circuits = append(circuits, name)
-				}
-			}
-			out[i] = &ingestv1.Engine{Slot: uint32(e.Slot), State: e.State, Address: e.Address, Circuits: circuits, Calls: e.Calls}
-		}
-		return out
+// Starter is an engine pool's start function (pool.Config.Start) over the
+// configured engines: each remote engine is held by at most one pool slot
+// at a time, dialed with mutual TLS, and dialed again once the pool has
+// closed its connection (the engine died or was written off); every other
+// start spawns a local engine. Size the pool engines + len(remotes).
+type Starter struct {
+	local   func(context.Context) (*engine.Conn, error)
+	remotes []string
+	tls     *tls.Config
+
+	mu   sync.Mutex
+	held map[string]*engine.Conn // remote address → the pool's connection to it
+}
+
+// NewStarter returns a Starter; tlsCfg is required when remotes is not empty.
+func NewStarter(local func(context.Context) (*engine.Conn, error), remotes []string, tlsCfg *tls.Config) (*Starter, error) {
+	if len(remotes) > 0 && tlsCfg == nil {
+		return nil, fmt.Errorf("remote engines %v: no TLS configuration (remote engines take mutual TLS only)", remotes)
 	}
+	return &Starter{local: local, remotes: remotes, tls: tlsCfg, held: map[string]*engine.Conn{}}, nil
+}
+
+// ClientTLS loads the node's mutual-TLS identity for remote engines from
+// the configuration; nil when no remote engine is configured.
+func (c Config) ClientTLS() (*tls.Config, error) {
+	if len(c.RemoteEngines) == 0 {
+		return nil, nil
+	}
+	return engine.ClientTLS(c.RemoteCert, c.RemoteKey, c.RemoteCA)
+}
+
+// Start connects a remote engine no slot holds, or else spawns a local one.
+// A remote engine that cannot be reached is an error naming it (the pool
+// retries the start with backoff), not a silent local fallback.
+func (s *Starter) Start(ctx context.Context) (*engine.Conn, error) {
+	addr := s.claim()
+	if addr == "" {
+		return s.local(ctx)
+	}
+	c, err := engine.DialTLS(ctx, addr, s.tls)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		delete(s.held, addr)
+		return nil, fmt.Errorf("remote engine %s: %w", addr, err)
+	}
+	s.held[addr] = c
+	return c, nil
+}
+
+// claim reserves the first remote engine that no live connection holds.
+func (s *Starter) claim() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, addr := range s.remotes {
+		c, claimed := s.held[addr]
+		if !claimed || (c != nil && c.Raw().GetState() == connectivity.Shutdown) {
+			s.held[addr] = nil // reserved while dialing
+			return addr
+		}
+	}
+	return ""
 }
