@@ -8,6 +8,10 @@ export PROOFD_REQUIRE_CANNON ?= 1
 # they install themselves (scripts/install-solc.sh, needs Node and npm); here
 # a solc that cannot be installed fails the run instead of skipping them.
 export PROOFD_REQUIRE_SOLC ?= 1
+# The status page's tests drive it in headless Chromium, which they install
+# themselves (scripts/install-chromium.sh, Debian's package via apt-get); here
+# a browser that cannot be installed fails the run instead of skipping them.
+export PROOFD_REQUIRE_CHROMIUM ?= 1
 # Packages that run goroutines and processes concurrently run again under -race.
 RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./internal/childproc/... ./receipts/... ./snapshot/... ./vm/... ./pipeline/... ./internal/node/...
 

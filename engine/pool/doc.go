@@ -17,6 +17,10 @@
 //     (Lease.Resident, or the resident digests an idle engine lists in
 //     answer to a health check) replaces it; a replacement engine starts
 //     with none.
+//   - Engines is a consistent snapshot (taken under the factory's lock)
+//     that the caller owns: slot states, addresses, believed residents and
+//     lease counts; nil before a pool starts and after Close; in fresh mode
+//     the leases in flight.
 //   - After Close no engine the factory started is left running.
 //   - Hooks are plain functions; this package does not import Prometheus
 //     (engine/pool/poolmetrics adapts the hooks).

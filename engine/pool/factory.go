@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -161,7 +162,8 @@ type Factory struct {
 	core    *poolCore      // pool mode
 	conns   []*engine.Conn // pool mode: each slot's current engine
 	wakeups map[*request]chan struct{}
-	fresh   map[*engine.Conn]struct{} // fresh mode: engines out on lease
+	fresh   map[*engine.Conn]uint64 // fresh mode: engines out on lease, by lease number
+	leases  uint64                  // fresh mode: leases handed out
 	closed  bool
 
 	stop chan struct{} // closed by Close: background work ends
@@ -174,7 +176,7 @@ func New(cfg Config) (*Factory, error) {
 	if err := cfg.EnsureDefaults().Validate(); err != nil {
 		return nil, err
 	}
-	f := &Factory{cfg: cfg, wakeups: map[*request]chan struct{}{}, fresh: map[*engine.Conn]struct{}{}, stop: make(chan struct{})}
+	f := &Factory{cfg: cfg, wakeups: map[*request]chan struct{}{}, fresh: map[*engine.Conn]uint64{}, stop: make(chan struct{})}
 	if cfg.PoolSize > 0 {
 		f.core = newPoolCore(cfg.PoolSize, cfg.ResidentCap)
 		f.conns = make([]*engine.Conn, cfg.PoolSize)
@@ -315,7 +317,8 @@ func (f *Factory) getFresh(ctx context.Context) (*Lease, error) {
 		f.mu.Unlock()
 		return nil, errors.Join(ErrClosed, c.Close())
 	}
-	f.fresh[c] = struct{}{}
+	f.leases++
+	f.fresh[c] = f.leases
 	f.mu.Unlock()
 	return &Lease{Conn: c, f: f}, nil
 }
@@ -548,6 +551,67 @@ func (f *Factory) Pids() []int {
 		}
 	}
 	return pids
+}
+
+// EngineInfo is one engine slot as Engines reports it.
+type EngineInfo struct {
+	// Slot is the slot's index in the pool (fresh mode: the lease's
+	// position among those in flight, oldest first).
+	Slot int
+	// State is "starting", "idle", "busy" or "dead" (leased, and the
+	// engine died under the lease: it is replaced on release).
+	State string
+	// Address is the engine's address as engine.Conn.Addr gives it: a
+	// socket path, HOST:PORT, or "inprocess"; empty while no engine is up.
+	Address string
+	// Resident is what the pool believes the engine holds (its affinity
+	// table), most recently used first; nil in fresh mode.
+	Resident []artifact.Digest
+	// Calls counts leases granted on the slot since the factory was made,
+	// across the engines that held it (fresh mode: 1, the lease itself).
+	Calls uint64
+}
+
+// Engines is a snapshot of the factory's engines, for status pages. A pool
+// lists every slot, in order, once its start has begun; before the first
+// Get and after Close it returns nil. In fresh mode (PoolSize 0) there are
+// no slots: it lists the engines out on lease, oldest first, each "busy",
+// or nil when none is. Safe for concurrent use; the result is the
+// caller's.
+func (f *Factory) Engines() []EngineInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.core == nil {
+		if len(f.fresh) == 0 {
+			return nil
+		}
+		type out struct {
+			c   *engine.Conn
+			seq uint64
+		}
+		outs := make([]out, 0, len(f.fresh))
+		for c, seq := range f.fresh {
+			outs = append(outs, out{c, seq})
+		}
+		slices.SortFunc(outs, func(a, b out) int { return cmp.Compare(a.seq, b.seq) })
+		infos := make([]EngineInfo, len(outs))
+		for i, o := range outs {
+			infos[i] = EngineInfo{Slot: i, State: "busy", Address: o.c.Addr(), Calls: 1}
+		}
+		return infos
+	}
+	view := f.core.view()
+	if view == nil {
+		return nil
+	}
+	infos := make([]EngineInfo, len(view))
+	for i, v := range view {
+		infos[i] = EngineInfo{Slot: i, State: v.state, Resident: v.resident, Calls: v.calls}
+		if v.state != "starting" && f.conns[i] != nil {
+			infos[i].Address = f.conns[i].Addr()
+		}
+	}
+	return infos
 }
 
 // Close stops every engine, fails waiting callers with ErrClosed,

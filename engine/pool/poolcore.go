@@ -53,6 +53,8 @@ type coreSlot struct {
 	// it forgets the least recently used, so it does not keep steering
 	// callers to an engine for artifacts that engine evicted long ago.
 	resident []artifact.Digest
+	// calls counts leases granted on this slot, across its engines.
+	calls uint64
 }
 
 // request is one caller's Get. Exactly one of slot >= 0 or err != nil is set
@@ -137,6 +139,7 @@ func (p *poolCore) pickIdle(affinity []artifact.Digest) int {
 // this engine, so those digests become the engine's most recently used.
 func (p *poolCore) grant(r *request, i int) {
 	p.slots[i].state = slotBusy
+	p.slots[i].calls++
 	r.slot, r.gen, r.done = i, p.slots[i].gen, true
 	p.touch(&p.slots[i], r.affinity)
 }
@@ -309,6 +312,46 @@ func (p *poolCore) close() []effect {
 	}
 	p.queue = nil
 	return append(effs, effect{kind: effectStopAll})
+}
+
+// slotView is what the core knows of one slot, for Factory.Engines.
+type slotView struct {
+	state    string
+	resident []artifact.Digest
+	calls    uint64
+}
+
+// view describes every slot: while the pool starts, each is "starting";
+// once it runs, "idle", "busy", "dead" (leased, and its engine died: it is
+// replaced on release) or "starting" (a replacement is starting). An
+// unstarted or closed pool has no engines: nil.
+func (p *poolCore) view() []slotView {
+	switch p.phase {
+	case phaseStarting:
+		v := make([]slotView, p.size)
+		for i := range v {
+			v[i].state = "starting"
+		}
+		return v
+	case phaseRunning:
+	default:
+		return nil
+	}
+	v := make([]slotView, len(p.slots))
+	for i, s := range p.slots {
+		v[i] = slotView{resident: slices.Clone(s.resident), calls: s.calls}
+		switch {
+		case s.state == slotIdle:
+			v[i].state = "idle"
+		case s.state == slotBusy && s.dead:
+			v[i].state = "dead"
+		case s.state == slotBusy:
+			v[i].state = "busy"
+		default:
+			v[i].state = "starting"
+		}
+	}
+	return v
 }
 
 // counts reports busy engines and waiting callers, for the hooks.

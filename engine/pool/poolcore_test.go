@@ -28,6 +28,7 @@ type poolModel struct {
 	lastUse []map[artifact.Digest]int
 	clock   int
 	resCap  int
+	grants  []uint64 // leases granted per slot, for view's calls
 }
 
 // use records that slot i's engine used digests, in order.
@@ -65,6 +66,7 @@ func (m *poolModel) want(i int) []artifact.Digest {
 func (m *poolModel) granted(r *request) {
 	m.leases = append(m.leases, r)
 	m.use(r.slot, r.affinity)
+	m.grants[r.slot]++
 }
 
 func (m *poolModel) run(effs []effect) {
@@ -141,6 +143,19 @@ func (m *poolModel) check(t *rapid.T) {
 	if idle > 0 && len(c.queue) > 0 {
 		t.Fatalf("%d idle engines while %d callers wait", idle, len(c.queue))
 	}
+	v := c.view()
+	if len(v) != m.size {
+		t.Fatalf("view of a running pool of %d lists %d slots", m.size, len(v))
+	}
+	for i, s := range c.slots {
+		want := map[slotState]string{slotIdle: "idle", slotBusy: "busy", slotRespawning: "starting"}[s.state]
+		if s.state == slotBusy && s.dead {
+			want = "dead"
+		}
+		if v[i].state != want || v[i].calls != m.grants[i] || !slices.Equal(v[i].resident, s.resident) {
+			t.Fatalf("view of slot %d: %+v, want %s, %d calls, resident %v", i, v[i], want, m.grants[i], s.resident)
+		}
+	}
 }
 
 // current reports whether l's engine is still the one in its slot (not
@@ -192,6 +207,7 @@ func poolMachine(t *rapid.T) {
 		m := &poolModel{core: newPoolCore(size, resCap), size: size, resCap: resCap, respawns: map[[2]int]bool{}}
 		for range size {
 			m.lastUse = append(m.lastUse, map[artifact.Digest]int{})
+			m.grants = append(m.grants, 0)
 		}
 		for i := range 6 {
 			m.digests = append(m.digests, artifact.Digest{byte(i + 1)})
@@ -354,5 +370,26 @@ func TestPoolCoreAffinity(t *testing.T) {
 			t.Errorf("affinity %v: got slot %d, want %d", tc.aff, r.slot, tc.want)
 		}
 		p.release(r.slot, r.gen, false)
+	}
+}
+
+// TestViewDeadWhileLeased: an engine that dies under its lease shows as
+// dead until the lease comes back, then as starting (its replacement).
+func TestViewDeadWhileLeased(t *testing.T) {
+	p := newPoolCore(1, 4)
+	r, _ := p.get(nil)
+	p.startDone(nil)
+	if !r.done || r.slot != 0 {
+		t.Fatalf("request not granted: %+v", r)
+	}
+	if news, _ := p.died(0, r.gen); !news {
+		t.Fatal("death not news")
+	}
+	if v := p.view(); v[0].state != "dead" || v[0].calls != 1 {
+		t.Fatalf("view %+v, want dead with 1 call", v)
+	}
+	p.release(0, r.gen, false)
+	if v := p.view(); v[0].state != "starting" {
+		t.Fatalf("view %+v, want starting", v)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/proofd/proofd/internal/node/statuspage"
 	"github.com/proofd/proofd/pipeline"
 	ingestv1 "github.com/proofd/proofd/proto/ingestv1"
 	"github.com/proofd/proofd/proto/ingestv1/ingestv1connect"
@@ -19,6 +20,7 @@ import (
 
 // Handler is the node's HTTP surface:
 //
+//	GET  /          the status page (internal/node/statuspage), polling GetStatus
 //	GET  /healthz   200 while the process serves
 //	GET  /readyz    200 once the circuits are ready and until shutdown begins, else 503
 //	GET  /metrics   Prometheus, the node's own registry
@@ -39,6 +41,7 @@ func (n *Node) Handler() http.Handler {
 	path, h := ingestv1connect.NewIngestServiceHandler(service{n},
 		connect.WithCodec(jsonCodec{}), connect.WithReadMaxBytes(int(n.cfg.MaxBody)))
 	mux.Handle(path, n.limitBody(n.countRefusals(h)))
+	statuspage.Register(mux)
 	return mux
 }
 

@@ -26,4 +26,6 @@
 //   - Configuration: defaults < file < PROOFD_* environment < flags; an
 //     unknown file key is an error, and every invalid value is reported at
 //     once. A non-loopback HTTP listener needs allow-insecure-http.
+//   - GET / is the status page (statuspage), mounted on its own paths only;
+//     it reads GetStatus and nothing else.
 package node

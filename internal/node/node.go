@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/proofd/proofd/artifact"
+	"github.com/proofd/proofd/engine/pool"
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/examples/rollup/prover"
 	"github.com/proofd/proofd/keycache"
@@ -29,7 +31,8 @@ type Options struct {
 	Pool     prover.Pool
 	Registry *prometheus.Registry // the node's own; the caller may have registered the pool's metrics in it
 	Logger   *slog.Logger
-	// Engines, when set, lists the engine pool's slots for the status.
+	// Engines, when set, lists the engine pool's slots for the status;
+	// unset, a *pool.Factory Pool lists its own (pool.Factory.Engines).
 	Engines func() []*ingestv1.Engine
 	// Listening, when set, is told the HTTP listener's address once it
 	// accepts connections (before the circuits are ready).
@@ -48,6 +51,8 @@ type Node struct {
 	queries chan func(pipeline.View) // served by the pipeline between events
 	engines func() []*ingestv1.Engine
 	started time.Time
+	// circuits names the circuits' artifacts once they are ready.
+	circuits atomic.Pointer[map[artifact.Digest]string]
 
 	ready, draining atomic.Bool
 	ingest          *prometheus.CounterVec
@@ -71,6 +76,14 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	n := &Node{cfg: cfg, p: cfg.Params(), log: opts.Logger, reg: opts.Registry, track: newTracker(time.Now),
 		queries: make(chan func(pipeline.View)), engines: opts.Engines, started: time.Now()}
 	n.p.EnsureDefaults()
+	if f, ok := opts.Pool.(*pool.Factory); ok && n.engines == nil {
+		n.engines = poolEngines(f, func() map[artifact.Digest]string {
+			if m := n.circuits.Load(); m != nil {
+				return *m
+			}
+			return nil
+		})
+	}
 	n.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "requests_total",
 		Help: "Ingest requests by kind (block, head, finalize, getstatus, …) and outcome."}, []string{"kind", "outcome"})
 	n.throttled = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "throttled_total",
@@ -139,6 +152,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		}
 		return err
 	}
+	circuits := pr.Circuits()
+	n.circuits.Store(&circuits)
 	for _, s := range setups {
 		n.log.Info("circuit ready", "stage", s.Stage.String(), "constraints", s.Constraints, "cached", s.Cached, "setup", s.Setup)
 	}

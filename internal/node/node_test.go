@@ -247,9 +247,20 @@ func TestNodeProvesSubmittedChainAndRestarts(t *testing.T) {
 	}
 
 	submit(t, n.base, reqs, true)
-	dup, err := client(n.base).SubmitBlock(context.Background(), connect.NewRequest(&first))
+	var last ingestv1.SubmitBlockRequest
+	for _, r := range reqs {
+		if r.Method == "SubmitBlock" {
+			protojson.Unmarshal(r.Body, &last)
+		}
+	}
+	dup, err := client(n.base).SubmitBlock(context.Background(), connect.NewRequest(&last))
 	if err != nil || !dup.Msg.Duplicate {
 		t.Errorf("the same block again over gRPC: %v %v", dup, err)
+	}
+	// Block 1 is below the finalized height now: refused by name.
+	if _, err := client(n.base).SubmitBlock(context.Background(), connect.NewRequest(&first)); connect.CodeOf(err) != connect.CodeInvalidArgument ||
+		!strings.Contains(err.Error(), "finalized height") {
+		t.Errorf("a block below finality: %v", err)
 	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for status(t, n.base).SettlementHeight != 4 {
@@ -267,6 +278,7 @@ func TestNodeProvesSubmittedChainAndRestarts(t *testing.T) {
 		fmt.Sprintf(`proofd_pipeline_proofs_made_total{stage="batch"} %d`, stage(st, "batch").ProofsMade),
 		fmt.Sprintf(`proofd_pipeline_cache_hits_total{stage="tx"} %d`, stage(st, "tx").CacheHits),
 		`proofd_ingest_requests_total{kind="block",outcome="duplicate"} 1`,
+		`proofd_ingest_requests_total{kind="block",outcome="below_finality"} 1`,
 		`proofd_ingest_requests_total{kind="block",outcome="invalid"} 7`,
 		`proofd_ingest_requests_total{kind="block",outcome="too_large"} 1`,
 	} {

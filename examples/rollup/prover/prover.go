@@ -226,6 +226,20 @@ func (pr *Prover) Profile() string { return pr.profile }
 // VK is a stage's verifying key.
 func (pr *Prover) VK(st pipeline.Stage) artifact.Artifact { return pr.stages[st].vk }
 
+// Circuits names each stage's artifacts: the digests of its constraint
+// system, proving key and verifying key, each mapped to the stage (tx,
+// batch, aggregate). A status page uses it to say which circuits an engine
+// holds.
+func (pr *Prover) Circuits() map[artifact.Digest]string {
+	m := make(map[artifact.Digest]string, 3*len(pr.stages))
+	for i, st := range pr.stages {
+		for _, a := range []artifact.Artifact{st.ccs, st.pk, st.vk} {
+			m[a.Digest] = pipeline.Stage(i).String()
+		}
+	}
+	return m
+}
+
 // Target is where a stage's proofs are verified (snarkclient's target
 // names): in the evm profile the aggregate stage's, the wrapper's, are for
 // the Solidity verifier exported from VK(StageAggregate).
