@@ -80,7 +80,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			return err
 		}
 	}
-	observeMetrics, err := pipelinemetrics.Observer(opts.Registry)
+	observeMetrics, err := pipelinemetrics.Observer(opts.Registry, pipelinemetrics.Options{BundleSize: uint64(n.p.BundleSize)})
 	if err != nil {
 		return err
 	}
