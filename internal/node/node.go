@@ -22,6 +22,7 @@ import (
 	"github.com/proofd/proofd/pipeline/pipelinemetrics"
 	ingestv1 "github.com/proofd/proofd/proto/ingestv1"
 	"github.com/proofd/proofd/receipts"
+	"github.com/proofd/proofd/receipts/receiptmetrics"
 )
 
 // Options are what Run needs beside the configuration.
@@ -93,12 +94,19 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	defer n.inbox.Close()
-	store, err := receipts.Open(filepath.Join(cfg.DataDir, "receipts"), receipts.Options{})
+	storeMetrics, err := receiptmetrics.New(opts.Registry)
+	if err != nil {
+		return err
+	}
+	store, err := receipts.Open(filepath.Join(cfg.DataDir, "receipts"), receipts.Options{Hooks: storeMetrics.Hooks()})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	n.store = store
+	if err := storeMetrics.Track(store); err != nil {
+		return err
+	}
 	chain, err := chainlog.Open(filepath.Join(cfg.DataDir, "chain"), chainlog.Options{})
 	if err != nil {
 		return err
