@@ -19,6 +19,7 @@ import (
 	"github.com/proofd/proofd/engine/host/hostmetrics"
 	"github.com/proofd/proofd/snark"
 	"github.com/proofd/proofd/vm/vmengine"
+	"github.com/proofd/proofd/vm/vmengine/vmmetrics"
 )
 
 func (a *app) engineCommand() *cobra.Command {
@@ -44,6 +45,16 @@ func (a *app) engineCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var reg *prometheus.Registry
+			var vmHooks vmengine.Hooks
+			if metricsAddr != "" {
+				reg = prometheus.NewRegistry()
+				if kind == "vm" {
+					if vmHooks, err = vmmetrics.Hooks(reg); err != nil {
+						return err
+					}
+				}
+			}
 			var cfg host.Config
 			switch kind {
 			case "snark":
@@ -56,7 +67,7 @@ func (a *app) engineCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if cfg, err = vmengine.Config(a.logger(), vmengine.Options{PreimageServers: servers}); err != nil {
+				if cfg, err = vmengine.Config(a.logger(), vmengine.Options{PreimageServers: servers, Hooks: vmHooks}); err != nil {
 					return err
 				}
 			default:
@@ -71,7 +82,6 @@ func (a *app) engineCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				reg := prometheus.NewRegistry()
 				if cfg.Hooks.CallDone, err = hostmetrics.CallDone(reg); err != nil {
 					ln.Close()
 					return err
