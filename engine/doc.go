@@ -30,6 +30,7 @@
 //     engine's connection once, when it ends (a unary call when it
 //     returns, a stream at its response, io.EOF or error; a stream its
 //     caller abandons is not reported), by short method name with the
-//     error gRPC returned. Connections made by Dial, DialTLS and InProcess
-//     are not observed. engine/enginemetrics adapts it to Prometheus.
+//     error gRPC returned; so does DialTLSObserved's obs. Connections
+//     made by Dial, DialTLS, DialUnix and InProcess are not observed.
+//     engine/enginemetrics adapts it to Prometheus.
 package engine

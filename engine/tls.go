@@ -23,6 +23,12 @@ func DialTLS(ctx context.Context, addr string, cfg *tls.Config) (*Conn, error) {
 	return dialTLS(ctx, addr, cfg, nil)
 }
 
+// DialTLSObserved is DialTLS with every RPC on the connection, the
+// handshake included, reported to obs (see SpawnOptions.OnRPC).
+func DialTLSObserved(ctx context.Context, addr string, cfg *tls.Config, obs RPCObserver) (*Conn, error) {
+	return dialTLS(ctx, addr, cfg, obs)
+}
+
 func dialTLS(ctx context.Context, addr string, cfg *tls.Config, obs RPCObserver) (*Conn, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("connect to engine %s: no TLS configuration: a TCP engine requires mutual TLS", addr)
