@@ -42,18 +42,19 @@ func Dial(ctx context.Context, addr string, dial Dialer) (*Conn, error) {
 	// The handshake waits for the connection to become ready: a local
 	// engine listens before it announces, so a failure to connect is
 	// transient and the caller's deadline bounds the wait.
-	return dialWith(ctx, addr, dial, insecure.NewCredentials(), true)
+	return dialWith(ctx, addr, dial, insecure.NewCredentials(), true, nil)
 }
 
 // dialWith is Dial with the transport credentials; waitForReady says
 // whether the handshake waits out connection failures (until ctx ends)
-// or fails on the first one.
-func dialWith(ctx context.Context, addr string, dial Dialer, creds credentials.TransportCredentials, waitForReady bool) (*Conn, error) {
+// or fails on the first one; obs, when set, is told of every RPC.
+func dialWith(ctx context.Context, addr string, dial Dialer, creds credentials.TransportCredentials, waitForReady bool, obs RPCObserver) (*Conn, error) {
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(dial),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(protocol.MaxMessageBytes), grpc.MaxCallSendMsgSize(protocol.MaxMessageBytes)),
 	}
+	opts = append(opts, observeOptions(obs)...)
 	// Static flow-control windows turn off gRPC's bandwidth estimator, which
 	// otherwise answers a response's data frame with a ping of its own: one
 	// more write and wake-up on both sides of every call. On a Unix socket
@@ -77,10 +78,14 @@ func dialWith(ctx context.Context, addr string, dial Dialer, creds credentials.T
 
 // DialUnix connects to an engine listening on a Unix socket.
 func DialUnix(ctx context.Context, path string) (*Conn, error) {
-	return Dial(ctx, path, func(ctx context.Context, addr string) (net.Conn, error) {
+	return dialUnix(ctx, path, nil)
+}
+
+func dialUnix(ctx context.Context, path string, obs RPCObserver) (*Conn, error) {
+	return dialWith(ctx, path, func(ctx context.Context, addr string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", addr)
-	})
+	}, insecure.NewCredentials(), true, obs)
 }
 
 // Local is an engine served inside this process on an in-memory listener

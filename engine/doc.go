@@ -26,4 +26,11 @@
 //     reports them missing, then the call is retried once.
 //   - Errors caused by bad input are *InputError and never retryable; errors
 //     caused by a dead or unreachable engine are marked retryable.
+//   - SpawnOptions.OnRPC, when set, hears of every RPC on the spawned
+//     engine's connection once, when it ends (a unary call when it
+//     returns, a stream at its response, io.EOF or error; a stream its
+//     caller abandons is not reported), by short method name with the
+//     error gRPC returned; so does DialTLSObserved's obs. Connections
+//     made by Dial, DialTLS, DialUnix and InProcess are not observed.
+//     engine/enginemetrics adapts it to Prometheus.
 package engine

@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -259,5 +262,35 @@ func TestCloseStopsEngine(t *testing.T) {
 	case <-c.Exited():
 	default:
 		t.Fatalf("engine %d still running after Close", pid)
+	}
+}
+
+// A spawned engine's RPCs reach SpawnOptions.OnRPC: the handshake, a
+// health check, and the shutdown Close sends.
+func TestSpawnObservesRPCs(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	c, err := engine.Spawn(context.Background(), engine.SpawnOptions{
+		Path: enginetest.Proofd(t), Args: []string{"engine", "serve", "--exit-on-stdin-eof"},
+		OnRPC: func(method string, _ time.Duration, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, fmt.Sprintf("%s %v", method, err))
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Health(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Shutdown may fail as the engine exits under it; it is observed anyway.
+	if len(got) != 3 || !slices.Equal(got[:2], []string{"Handshake <nil>", "Health <nil>"}) || !strings.HasPrefix(got[2], "Shutdown ") {
+		t.Fatalf("observed %q, want the handshake and health check, each without error, then the shutdown", got)
 	}
 }

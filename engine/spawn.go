@@ -36,6 +36,9 @@ type SpawnOptions struct {
 	// announces a TCP address (engine serve --listen tcp://...); such an
 	// engine cannot be reached without it.
 	TLS *tls.Config
+	// OnRPC, when set, is told of every RPC on the engine's connection,
+	// the handshake included (engine/enginemetrics adapts it).
+	OnRPC RPCObserver
 }
 
 // stdoutGrace is how long a start waits for the exit status of an engine
@@ -68,7 +71,7 @@ func Spawn(ctx context.Context, opts SpawnOptions) (*Conn, error) {
 		p.kill()
 		return nil, err
 	}
-	c, err := dialAnnounced(ctx, a, opts.TLS)
+	c, err := dialAnnounced(ctx, a, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = startError(ctx, p, opts, handshaking)
@@ -81,14 +84,14 @@ func Spawn(ctx context.Context, opts SpawnOptions) (*Conn, error) {
 }
 
 // dialAnnounced connects to the address an engine announced.
-func dialAnnounced(ctx context.Context, a protocol.Announcement, cfg *tls.Config) (*Conn, error) {
+func dialAnnounced(ctx context.Context, a protocol.Announcement, opts SpawnOptions) (*Conn, error) {
 	if a.Network == protocol.NetworkTCP {
-		if cfg == nil {
+		if opts.TLS == nil {
 			return nil, fmt.Errorf("engine announced tcp address %s: it requires mutual TLS, and SpawnOptions.TLS is not set", a.Address)
 		}
-		return DialTLS(ctx, a.Address, cfg)
+		return dialTLS(ctx, a.Address, opts.TLS, opts.OnRPC)
 	}
-	return DialUnix(ctx, a.Address)
+	return dialUnix(ctx, a.Address, opts.OnRPC)
 }
 
 // errStartTimeout is the cause of a start that ran out of StartTimeout.

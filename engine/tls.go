@@ -20,6 +20,16 @@ import (
 // fails on the first connection error, naming it, instead of waiting for
 // ctx to end; such errors are retryable like any unreachable engine.
 func DialTLS(ctx context.Context, addr string, cfg *tls.Config) (*Conn, error) {
+	return dialTLS(ctx, addr, cfg, nil)
+}
+
+// DialTLSObserved is DialTLS with every RPC on the connection, the
+// handshake included, reported to obs (see SpawnOptions.OnRPC).
+func DialTLSObserved(ctx context.Context, addr string, cfg *tls.Config, obs RPCObserver) (*Conn, error) {
+	return dialTLS(ctx, addr, cfg, obs)
+}
+
+func dialTLS(ctx context.Context, addr string, cfg *tls.Config, obs RPCObserver) (*Conn, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("connect to engine %s: no TLS configuration: a TCP engine requires mutual TLS", addr)
 	}
@@ -31,7 +41,7 @@ func DialTLS(ctx context.Context, addr string, cfg *tls.Config) (*Conn, error) {
 	return dialWith(ctx, addr, func(ctx context.Context, addr string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", addr)
-	}, credentials.NewTLS(cfg), false)
+	}, credentials.NewTLS(cfg), false, obs)
 }
 
 // ClientTLS loads the client side of mutual TLS for DialTLS: the client's

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,13 +117,20 @@ func TestRemoteEngineMutualTLS(t *testing.T) {
 		t.Errorf("DialTLS without a client certificate: got %v, want a refusal before connecting", err)
 	}
 
-	// The engine still serves a trusted client after refusing the others.
-	rc, err := engine.DialTLS(ctx, addr, good)
+	// The engine still serves a trusted client after refusing the others,
+	// whose RPCs DialTLSObserved reports.
+	var observed []string
+	rc, err := engine.DialTLSObserved(ctx, addr, good, func(method string, _ time.Duration, err error) {
+		observed = append(observed, fmt.Sprintf("%s %v", method, err))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
 	if _, err := rc.Health(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if want := []string{"Handshake <nil>", "Health <nil>"}; !slices.Equal(observed, want) {
+		t.Errorf("observed %q, want %q", observed, want)
 	}
 }

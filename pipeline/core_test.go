@@ -299,3 +299,30 @@ func TestCorePriority(t *testing.T) {
 	wantEffects(t, "slot free: bundle 1's batch", c.ProveDone(txJob(b3, 0), nil), Store{txJob(b3, 0)}, Prove{batchJob(b1), 1})
 	wantEffects(t, "slot free: bundle 1's tx before bundle 2's batch", c.ProveDone(batchJob(b1), nil), Store{batchJob(b1)}, Prove{txJob(b2, 0), 1})
 }
+
+// TestCoreDepth counts one tiny chain's live jobs by what they wait for,
+// step by step: two blocks of one tx each, one bundle of two.
+func TestCoreDepth(t *testing.T) {
+	c := newCore(t, Config{BundleSize: 2})
+	b1, b2 := blk(1, 1, 0, 1), blk(2, 2, 1, 1)
+	want := func(what string, tx, batch, agg Depth) {
+		t.Helper()
+		if got := c.Depth(); got != [3]Depth{tx, batch, agg} {
+			t.Fatalf("%s: depth %+v, want %+v", what, got, [3]Depth{tx, batch, agg})
+		}
+	}
+	want("empty", Depth{}, Depth{}, Depth{})
+	c.AddBlock(b1)
+	want("b1 added: its tx looked up, its batch waits", Depth{InFlight: 1}, Depth{Waiting: 1}, Depth{})
+	c.AddBlock(b2)
+	want("b2 added: its aggregate waits too", Depth{InFlight: 2}, Depth{Waiting: 2}, Depth{Waiting: 1})
+	c.LookupDone(txJob(b1, 0), false) // proving slot taken: b1's tx proves
+	c.LookupDone(txJob(b2, 0), false) // b2's tx queues
+	want("both tx missed, one slot", Depth{InFlight: 1, Queued: 1}, Depth{Waiting: 2}, Depth{Waiting: 1})
+	c.ProveDone(txJob(b1, 0), nil) // b1's tx stores; b2's tx takes the slot
+	want("b1's tx storing, b2's proving", Depth{InFlight: 2}, Depth{Waiting: 2}, Depth{Waiting: 1})
+	c.Stored(txJob(b1, 0)) // published: no longer counted; b1's batch looked up
+	want("b1's tx published", Depth{InFlight: 1}, Depth{Waiting: 1, InFlight: 1}, Depth{Waiting: 1})
+	c.AddBlock(blk(2, 3, 1, 0)) // reorg: b2's tx proof in flight becomes an orphan, not counted
+	want("b2 replaced by a block without txs", Depth{}, Depth{InFlight: 2}, Depth{Waiting: 1})
+}

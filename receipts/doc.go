@@ -45,6 +45,10 @@
 //     touched.
 //   - The key and value layouts are golden-tested (testdata/golden); a
 //     change of layout is a new value version, not a silent drift.
+//   - Options.Hooks see every database write once, after it returns, on the
+//     writer's goroutine: Put with the receipt's kind and the bytes Stats
+//     counts for its entry, Prune with its checkpoint. The store does not
+//     import Prometheus; receipts/receiptmetrics adapts the hooks.
 //   - Decoding a value allocates nothing: its proof and public inputs are
 //     slices of the bytes read, bounds-checked against them first.
 package receipts

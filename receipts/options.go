@@ -34,6 +34,21 @@ type Options struct {
 	// of creating one there (for operators' tools, where a typo must not
 	// leave an empty store behind).
 	MustExist bool
+	// Hooks observe writes (receipts/receiptmetrics adapts them).
+	Hooks Hooks
+}
+
+// Hooks observe a Store's writes. Every field is optional; each is called
+// synchronously, after the write, by the goroutine that wrote, so keep them
+// cheap (a Prune hook may read Stats: prunes are rare).
+type Hooks struct {
+	// Put reports each write Put made to the database: the receipt's kind,
+	// the bytes of its key and value (as Stats counts them), how long the
+	// durable write took, and its error. A Put refused before writing (bad
+	// key, too large, closed store, cancelled context) is not reported.
+	Put func(kind Kind, bytes int, d time.Duration, err error)
+	// Prune reports each Prune that reached the database.
+	Prune func(through uint64, d time.Duration, err error)
 }
 
 // MaxMemTableSize is pebble's limit on the memtable size.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -79,7 +80,13 @@ func (s *Store) Put(ctx context.Context, k Key, r Receipt) error {
 	if r.Created.IsZero() {
 		r.Created = s.opts.Now()
 	}
-	if err := s.db.Set(k.Encode(), encodeValue(k.Statement, r), pebble.Sync); err != nil {
+	key, value := k.Encode(), encodeValue(k.Statement, r)
+	start := time.Now()
+	err := s.db.Set(key, value, pebble.Sync)
+	if h := s.opts.Hooks.Put; h != nil {
+		h(k.Kind, len(key)+len(value), time.Since(start), err)
+	}
+	if err != nil {
 		return fmt.Errorf("receipts: put %s: %w", k, err)
 	}
 	return nil
@@ -123,7 +130,12 @@ func (s *Store) Prune(through uint64) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if err := s.db.DeleteRange(checkpointPrefix(0), pruneEnd(through), pebble.Sync); err != nil {
+	start := time.Now()
+	err := s.db.DeleteRange(checkpointPrefix(0), pruneEnd(through), pebble.Sync)
+	if h := s.opts.Hooks.Prune; h != nil {
+		h(through, time.Since(start), err)
+	}
+	if err != nil {
 		return fmt.Errorf("receipts: prune through checkpoint %d: %w", through, err)
 	}
 	return nil

@@ -333,3 +333,55 @@ func TestClosedStore(t *testing.T) {
 		}
 	}
 }
+
+// The hooks see every database write, with the bytes Stats counts for it,
+// and nothing Put refuses before writing.
+func TestHooksSeeWrites(t *testing.T) {
+	var puts int
+	putBytes := map[Kind]int64{}
+	var pruned []uint64
+	s := openT(t, "hooks", Options{FS: vfs.NewMem(), Hooks: Hooks{
+		Put: func(kind Kind, n int, d time.Duration, err error) {
+			if err != nil || d <= 0 {
+				t.Errorf("put hook: took %v, err %v", d, err)
+			}
+			puts++
+			putBytes[kind] += int64(n)
+		},
+		Prune: func(through uint64, _ time.Duration, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			pruned = append(pruned, through)
+		},
+	}})
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 5 {
+		k := randomKey(rng)
+		k.Checkpoint = uint64(i) // distinct keys: no put overwrites another
+		if err := s.Put(context.Background(), k, receiptFor(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Put(context.Background(), Key{Kind: 9}, Receipt{}); err == nil {
+		t.Fatal("a key of kind 9 was stored")
+	}
+	stats, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range Kinds {
+		if stats[kind].Bytes != putBytes[kind] {
+			t.Errorf("%s: hooks saw %d bytes, Stats counts %d", kind, putBytes[kind], stats[kind].Bytes)
+		}
+	}
+	if puts != 5 {
+		t.Errorf("put hook called %d times, want 5 (the refused put is no write)", puts)
+	}
+	if err := s.Prune(7); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pruned, []uint64{7}) {
+		t.Errorf("prune hook saw %v, want [7]", pruned)
+	}
+}

@@ -140,7 +140,7 @@ func (a *app) demo(ctx context.Context, f demoFlags) error {
 	}
 	defer fac.Close(context.WithoutCancel(ctx))
 
-	observeMetrics, err := pipelinemetrics.Observer(reg)
+	observeMetrics, err := pipelinemetrics.Observer(reg, pipelinemetrics.Options{BundleSize: uint64(f.sim.BundleSize)})
 	if err != nil {
 		return err
 	}

@@ -12,11 +12,14 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/proofd/proofd/engine/host"
+	"github.com/proofd/proofd/engine/host/hostmetrics"
 	"github.com/proofd/proofd/snark"
 	"github.com/proofd/proofd/vm/vmengine"
+	"github.com/proofd/proofd/vm/vmengine/vmmetrics"
 )
 
 func (a *app) engineCommand() *cobra.Command {
@@ -26,6 +29,8 @@ func (a *app) engineCommand() *cobra.Command {
 	var exitOnEOF bool
 	var maxResident uint64
 	var preimageServers []string
+	var metricsAddr string
+	var metricsRemote bool
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "serve an engine on a Unix socket (or TCP with mutual TLS); its address is announced on stdout",
@@ -40,6 +45,16 @@ func (a *app) engineCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var reg *prometheus.Registry
+			var vmHooks vmengine.Hooks
+			if metricsAddr != "" {
+				reg = prometheus.NewRegistry()
+				if kind == "vm" {
+					if vmHooks, err = vmmetrics.Hooks(reg); err != nil {
+						return err
+					}
+				}
+			}
 			var cfg host.Config
 			switch kind {
 			case "snark":
@@ -52,7 +67,7 @@ func (a *app) engineCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if cfg, err = vmengine.Config(a.logger(), vmengine.Options{PreimageServers: servers}); err != nil {
+				if cfg, err = vmengine.Config(a.logger(), vmengine.Options{PreimageServers: servers, Hooks: vmHooks}); err != nil {
 					return err
 				}
 			default:
@@ -62,6 +77,18 @@ func (a *app) engineCommand() *cobra.Command {
 			cfg.ListenTCP, cfg.TLS = tcpAddr, tlsCfg
 			cfg.Announce = os.Stdout
 			cfg.MaxResidentBytes = maxResident
+			if metricsAddr != "" {
+				ln, err := listenMetrics(metricsAddr, metricsRemote)
+				if err != nil {
+					return err
+				}
+				if cfg.Hooks.CallDone, err = hostmetrics.CallDone(reg); err != nil {
+					ln.Close()
+					return err
+				}
+				defer serveMetrics(ln, reg)()
+				a.logger().Info("serving metrics", "addr", ln.Addr().String())
+			}
 			if os.Getenv("GOMEMLIMIT") == "" {
 				// The budget bounds what stays resident; let the collector
 				// keep the heap near it instead of at twice the live bytes.
@@ -93,6 +120,8 @@ func (a *app) engineCommand() *cobra.Command {
 	serve.Flags().StringVar(&tlsFlags.clientCA, "client-ca", "", "with --listen: the CA (PEM) whose certificates clients must present")
 	serve.Flags().BoolVar(&exitOnEOF, "exit-on-stdin-eof", false, "exit when stdin closes (set by a parent that spawns the engine)")
 	serve.Flags().Uint64Var(&maxResident, "max-resident-bytes", 16<<30, "budget for everything kept between calls (artifacts, decoded keys and circuits, VM snapshots); least recently used go first")
+	serve.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics (a loopback address unless --metrics-allow-remote)")
+	serve.Flags().BoolVar(&metricsRemote, "metrics-allow-remote", false, "allow --metrics-addr on a non-loopback address (metrics are served without authentication)")
 	serve.Flags().StringArrayVar(&preimageServers, "preimage-server", nil, "vm engine: NAME=CMD, a preimage server a load may name (CMD is split on spaces; repeatable)")
 	cmd.AddCommand(serve)
 	return cmd

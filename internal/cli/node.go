@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/proofd/proofd/engine/enginemetrics"
 	"github.com/proofd/proofd/engine/pool/poolmetrics"
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/internal/node"
@@ -43,7 +44,11 @@ func (a *app) nodeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fac, err := a.nodeFactory(cfg, hooks)
+			onRPC, err := enginemetrics.RPC(reg)
+			if err != nil {
+				return err
+			}
+			fac, err := a.nodeFactory(cfg, hooks, onRPC)
 			if err != nil {
 				return err
 			}

@@ -10,26 +10,37 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/enginemetrics"
 	"github.com/proofd/proofd/engine/pool"
 	"github.com/proofd/proofd/engine/pool/poolmetrics"
 )
 
 // factory makes an engine factory over proofd's own engine: a pool of size
-// engines (0: a fresh engine per call), with its metrics in reg.
+// engines (0: a fresh engine per call), with its metrics and those of the
+// engines' RPCs in reg.
 func (a *app) factory(size int, reg prometheus.Registerer) (*pool.Factory, error) {
 	hooks, err := poolmetrics.Hooks(reg)
 	if err != nil {
 		return nil, err
 	}
-	return a.factoryWithHooks(size, hooks)
+	onRPC, err := enginemetrics.RPC(reg)
+	if err != nil {
+		return nil, err
+	}
+	return a.newFactory(size, hooks, onRPC)
 }
 
 // factoryWithHooks is factory with the given hooks instead of metrics.
 func (a *app) factoryWithHooks(size int, hooks pool.Hooks) (*pool.Factory, error) {
+	return a.newFactory(size, hooks, nil)
+}
+
+func (a *app) newFactory(size int, hooks pool.Hooks, onRPC engine.RPCObserver) (*pool.Factory, error) {
 	opts, err := a.spawnOptions()
 	if err != nil {
 		return nil, err
 	}
+	opts.OnRPC = onRPC
 	return pool.New(pool.Config{
 		PoolSize: size,
 		Start:    func(ctx context.Context) (*engine.Conn, error) { return engine.Spawn(ctx, opts) },
@@ -38,12 +49,14 @@ func (a *app) factoryWithHooks(size int, hooks pool.Hooks) (*pool.Factory, error
 }
 
 // nodeFactory is the node's pool: cfg.Engines local engine processes and
-// cfg.RemoteEngines, dialed with mutual TLS.
-func (a *app) nodeFactory(cfg node.Config, hooks pool.Hooks) (*pool.Factory, error) {
+// cfg.RemoteEngines, dialed with mutual TLS. onRPC, when set, observes the
+// local engines' RPCs.
+func (a *app) nodeFactory(cfg node.Config, hooks pool.Hooks, onRPC engine.RPCObserver) (*pool.Factory, error) {
 	opts, err := a.spawnOptions()
 	if err != nil {
 		return nil, err
 	}
+	opts.OnRPC = onRPC
 	tlsCfg, err := cfg.ClientTLS()
 	if err != nil {
 		return nil, err

@@ -24,6 +24,7 @@ import (
 	"github.com/proofd/proofd/pipeline/pipelinemetrics"
 	ingestv1 "github.com/proofd/proofd/proto/ingestv1"
 	"github.com/proofd/proofd/receipts"
+	"github.com/proofd/proofd/receipts/receiptmetrics"
 )
 
 // Options are what Run needs beside the configuration.
@@ -93,7 +94,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			return err
 		}
 	}
-	observeMetrics, err := pipelinemetrics.Observer(opts.Registry)
+	observeMetrics, err := pipelinemetrics.Observer(opts.Registry, pipelinemetrics.Options{BundleSize: uint64(n.p.BundleSize)})
 	if err != nil {
 		return err
 	}
@@ -106,12 +107,19 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	defer n.inbox.Close()
-	store, err := receipts.Open(filepath.Join(cfg.DataDir, "receipts"), receipts.Options{})
+	storeMetrics, err := receiptmetrics.New(opts.Registry)
+	if err != nil {
+		return err
+	}
+	store, err := receipts.Open(filepath.Join(cfg.DataDir, "receipts"), receipts.Options{Hooks: storeMetrics.Hooks()})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	n.store = store
+	if err := storeMetrics.Track(store); err != nil {
+		return err
+	}
 	chain, err := chainlog.Open(filepath.Join(cfg.DataDir, "chain"), chainlog.Options{})
 	if err != nil {
 		return err

@@ -15,8 +15,31 @@
 //	prove_seconds{stage}           histogram  time to make (and verify) one proof
 //	tip_height                     gauge      height of the last accepted block
 //	pruned_through                 gauge      receipts are pruned through this height
+//	jobs{stage,state}              gauge      live jobs (orphans excluded), state=waiting|queued|in_flight|durable
+//	job_seconds{stage}             histogram  block acceptance to the publication of one of its proofs
+//	ingest_to_aggregate_seconds    histogram  acceptance of a bundle's earliest block to its aggregate's publication
 //
-// stage is tx, batch or aggregate: three values, so no label grows without
-// bound. Invariant: every Update the shell reports changes exactly the
-// metrics of its one set field.
+// stage is tx, batch or aggregate and state one of four values, so no
+// label grows without bound. There is no cache-miss counter: a Proved job
+// that was not a Hit is not exactly a miss (a miss can be dropped by a
+// reorg or fail for good without ever being Proved), and Update reports
+// no misses.
+//
+// Invariants:
+//   - Every Update sets the jobs gauges to its Depth and, besides, changes
+//     the metrics of its one set field.
+//   - Latencies are measured on Options.Now (injectable for tests) from a
+//     block's first acceptance in this process: a replayed block counts as
+//     accepted when it is replayed, and a block that comes back in a reorg
+//     keeps its first time. An aggregate's job_seconds is timed from its
+//     bundle's last block (the block its JobID names);
+//     ingest_to_aggregate_seconds from the earliest acceptance among that
+//     block and its ancestors within the bundle (BundleSize blocks).
+//   - Bound: acceptance times are kept per block hash from the block's
+//     first acceptance until the aggregate covering it is published (the
+//     bundle's blocks are then forgotten) or an Update.Pruned reaches its
+//     height. So only blocks above the last prune are held: the unfinalized
+//     window plus the side forks accepted within it. A proof published
+//     again after its bundle settled (a flip reorg back to a settled fork)
+//     is counted in published_total but not timed.
 package pipelinemetrics

@@ -52,6 +52,9 @@
 //     bad input and nothing is started.
 //   - Resident traces never exceed the budget, and a pinned trace (one a
 //     question or its own load is using) is never evicted.
+//   - Options.Hooks hear of each completed run once (its steps and wall
+//     time) and of each snapshot a run takes (its bytes); the package does
+//     not import Prometheus (vm/vmengine/vmmetrics adapts the hooks).
 //   - Prestate bytes are decoded by the snapshot package (proofd format,
 //     every length bounded) or by Cannon's own decoder (.bin, .bin.gz),
 //     under recover.

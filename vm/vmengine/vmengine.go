@@ -46,6 +46,32 @@ type Options struct {
 	// command line speaking Cannon's host protocol on fds 3-6. A request
 	// names one of these; it can never make the engine run anything else.
 	PreimageServers map[string][]string
+	// Hooks observe the engine's runs (vm/vmengine/vmmetrics adapts them).
+	Hooks Hooks
+}
+
+// Hooks observe the VM runs a Load makes. Every field is optional; each is
+// called on the Load's goroutine, so keep them cheap.
+type Hooks struct {
+	// Ran reports a run that completed: the steps it executed and how long
+	// it took. A failed or canceled run is not reported.
+	Ran func(steps uint64, d time.Duration)
+	// Snapshot reports each snapshot a run takes (a hashed copy of the VM's
+	// state kept in memory, the final state included) with its size in
+	// bytes, thinned-out ones included.
+	Snapshot func(bytes uint64)
+}
+
+func (h Hooks) ran(steps uint64, d time.Duration) {
+	if h.Ran != nil {
+		h.Ran(steps, d)
+	}
+}
+
+func (h Hooks) snapshot(bytes uint64) {
+	if h.Snapshot != nil {
+		h.Snapshot(bytes)
+	}
 }
 
 // Validate reports every problem with the options.
@@ -70,7 +96,7 @@ func Config(log *slog.Logger, opts Options) (host.Config, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv := &server{log: log, servers: maps.Clone(opts.PreimageServers),
+	srv := &server{log: log, servers: maps.Clone(opts.PreimageServers), hooks: opts.Hooks,
 		traces: map[artifact.Digest]*trace{}, loading: map[artifact.Digest]*loadCall{}}
 	return host.Config{
 		Kind:          "vm",
@@ -91,6 +117,7 @@ type server struct {
 	budget  *host.Budget
 	log     *slog.Logger
 	servers map[string][]string
+	hooks   Hooks
 
 	mu      sync.Mutex
 	traces  map[artifact.Digest]*trace
@@ -113,6 +140,7 @@ type loadCall struct {
 type trace struct {
 	entry *host.Entry
 	info  *enginev1.VmLoadResponse // set once the run is done
+	hooks Hooks
 
 	mu       sync.Mutex
 	oracle   vm.Oracle
@@ -254,7 +282,7 @@ func (s *server) load(ctx context.Context, d artifact.Digest, req *enginev1.VmLo
 	}
 	decoded := time.Since(start)
 
-	t := &trace{prestate: vm.Claim(st), start: st.GetStep()}
+	t := &trace{prestate: vm.Claim(st), start: st.GetStep(), hooks: s.hooks}
 	// Room for the running VM and the first snapshot, before either grows.
 	t.entry, err = s.budget.Add("prestate "+d.Short(), 2*host.SizeOf(st), func() { s.evicted(d, t) })
 	if err != nil {
@@ -291,6 +319,7 @@ func (s *server) load(ctx context.Context, d artifact.Digest, req *enginev1.VmLo
 		t.entry.Drop() // its evict callback stops the preimage server
 		return nil, err
 	}
+	s.hooks.ran(t.final.GetStep()-t.start, time.Since(runStart))
 	t.info = &enginev1.VmLoadResponse{
 		PrestateClaim: t.prestate[:], StartStep: t.start, EndStep: t.final.GetStep(), Exited: t.exited,
 		ExitCode: uint32(t.final.GetExitCode()), FinalClaim: claimBytes(t.final),
@@ -364,6 +393,7 @@ func (t *trace) run(ctx context.Context, d artifact.Digest, st *versions.Version
 		return err
 	}
 	t.snaps, t.held = []*versions.VersionedState{first}, host.SizeOf(first)
+	t.hooks.snapshot(t.held)
 	m := vm.NewMachine(st, t.oracle, nil, io.Discard, io.Discard)
 	for !m.Exited() && m.Step() < stop {
 		next := min(m.Step()+every, stop)
@@ -390,6 +420,7 @@ func (t *trace) run(ctx context.Context, d artifact.Digest, st *versions.Version
 		if err != nil {
 			return err
 		}
+		t.hooks.snapshot(host.SizeOf(snap))
 		if m.Exited() || m.Step() >= stop {
 			t.final = snap
 			break
