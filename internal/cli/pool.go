@@ -49,8 +49,8 @@ func (a *app) newFactory(size int, hooks pool.Hooks, onRPC engine.RPCObserver) (
 }
 
 // nodeFactory is the node's pool: cfg.Engines local engine processes and
-// cfg.RemoteEngines, dialed with mutual TLS. onRPC, when set, observes the
-// local engines' RPCs.
+// cfg.RemoteEngines, dialed with mutual TLS. onRPC, when set, observes
+// every engine's RPCs.
 func (a *app) nodeFactory(cfg node.Config, hooks pool.Hooks, onRPC engine.RPCObserver) (*pool.Factory, error) {
 	opts, err := a.spawnOptions()
 	if err != nil {
@@ -61,7 +61,7 @@ func (a *app) nodeFactory(cfg node.Config, hooks pool.Hooks, onRPC engine.RPCObs
 	if err != nil {
 		return nil, err
 	}
-	st, err := node.NewStarter(func(ctx context.Context) (*engine.Conn, error) { return engine.Spawn(ctx, opts) }, cfg.RemoteEngines, tlsCfg)
+	st, err := node.NewStarter(func(ctx context.Context) (*engine.Conn, error) { return engine.Spawn(ctx, opts) }, cfg.RemoteEngines, tlsCfg, onRPC)
 	if err != nil {
 		return nil, err
 	}

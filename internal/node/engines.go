@@ -20,17 +20,19 @@ type Starter struct {
 	local   func(context.Context) (*engine.Conn, error)
 	remotes []string
 	tls     *tls.Config
+	obs     engine.RPCObserver
 
 	mu   sync.Mutex
 	held map[string]*engine.Conn // remote address → the pool's connection to it
 }
 
-// NewStarter returns a Starter; tlsCfg is required when remotes is not empty.
-func NewStarter(local func(context.Context) (*engine.Conn, error), remotes []string, tlsCfg *tls.Config) (*Starter, error) {
+// NewStarter returns a Starter; tlsCfg is required when remotes is not
+// empty. obs, when set, observes the remote engines' RPCs.
+func NewStarter(local func(context.Context) (*engine.Conn, error), remotes []string, tlsCfg *tls.Config, obs engine.RPCObserver) (*Starter, error) {
 	if len(remotes) > 0 && tlsCfg == nil {
 		return nil, fmt.Errorf("remote engines %v: no TLS configuration (remote engines take mutual TLS only)", remotes)
 	}
-	return &Starter{local: local, remotes: remotes, tls: tlsCfg, held: map[string]*engine.Conn{}}, nil
+	return &Starter{local: local, remotes: remotes, tls: tlsCfg, obs: obs, held: map[string]*engine.Conn{}}, nil
 }
 
 // ClientTLS loads the node's mutual-TLS identity for remote engines from
@@ -50,7 +52,7 @@ func (s *Starter) Start(ctx context.Context) (*engine.Conn, error) {
 	if addr == "" {
 		return s.local(ctx)
 	}
-	c, err := engine.DialTLS(ctx, addr, s.tls)
+	c, err := engine.DialTLSObserved(ctx, addr, s.tls, s.obs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {

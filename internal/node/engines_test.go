@@ -21,7 +21,7 @@ func TestStarterNamesAnUnreachableRemoteAndSpawnsTheRest(t *testing.T) {
 	local := 0
 	errLocal := errors.New("local start")
 	st, err := NewStarter(func(context.Context) (*engine.Conn, error) { local++; return nil, errLocal }, []string{addr},
-		&tls.Config{Certificates: []tls.Certificate{{}}})
+		&tls.Config{Certificates: []tls.Certificate{{}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,10 +34,10 @@ func TestStarterNamesAnUnreachableRemoteAndSpawnsTheRest(t *testing.T) {
 			t.Fatalf("start of an unreachable remote engine: %v (local starts %d)", err, local)
 		}
 	}
-	if _, err := NewStarter(nil, []string{addr}, nil); err == nil {
+	if _, err := NewStarter(nil, []string{addr}, nil, nil); err == nil {
 		t.Error("remote engines without TLS were accepted")
 	}
-	none, _ := NewStarter(func(context.Context) (*engine.Conn, error) { local++; return nil, errLocal }, nil, nil)
+	none, _ := NewStarter(func(context.Context) (*engine.Conn, error) { local++; return nil, errLocal }, nil, nil, nil)
 	if _, err := none.Start(ctx); !errors.Is(err, errLocal) || local != 1 {
 		t.Errorf("no remotes: %v, local starts %d", err, local)
 	}

@@ -279,6 +279,11 @@ func TestNodeProvesSubmittedChainAndRestarts(t *testing.T) {
 		fmt.Sprintf(`proofd_pipeline_cache_hits_total{stage="tx"} %d`, stage(st, "tx").CacheHits),
 		`proofd_ingest_requests_total{kind="block",outcome="duplicate"} 1`,
 		`proofd_ingest_requests_total{kind="block",outcome="below_finality"} 1`,
+		`proofd_ingest_throttled_total`,
+		`proofd_store_receipts{kind="aggregate"}`,
+		`proofd_pipeline_ingest_to_aggregate_seconds_count`,
+		`proofd_pipeline_job_seconds_count{stage="batch"}`,
+		`proofd_pipeline_jobs{stage="tx",state="waiting"} 0`,
 		`proofd_ingest_requests_total{kind="block",outcome="invalid"} 7`,
 		`proofd_ingest_requests_total{kind="block",outcome="too_large"} 1`,
 	} {
