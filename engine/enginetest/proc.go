@@ -50,10 +50,40 @@ func Proofd(tb testing.TB) string {
 	return buildPath
 }
 
-// Cleanup removes the binary Proofd built.
+// sharedDirs are the directories SharedDir made, removed by Cleanup.
+var (
+	sharedMu   sync.Mutex
+	sharedDirs = map[string]string{}
+)
+
+// SharedDir is a directory that lives as long as the test binary (one per
+// name), for what the tests of a package may share, such as proving keys
+// that are slow to make. Main removes it.
+func SharedDir(tb testing.TB, name string) string {
+	tb.Helper()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if dir, ok := sharedDirs[name]; ok {
+		return dir
+	}
+	dir, err := os.MkdirTemp("", "proofd-test-"+name+"-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sharedDirs[name] = dir
+	return dir
+}
+
+// Cleanup removes the binary Proofd built and the SharedDir directories.
 func Cleanup() {
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
+	}
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	for name, dir := range sharedDirs {
+		os.RemoveAll(dir)
+		delete(sharedDirs, name)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,7 +24,10 @@ import (
 // (PROOFD_KEY, dashes as underscores); flags win over the environment, the
 // environment over the file, the file over the defaults.
 type Config struct {
-	DataDir  string `koanf:"data-dir"`
+	DataDir string `koanf:"data-dir"`
+	// KeysDir holds the circuits' proving and verifying keys (keycache),
+	// by default data-dir/keys. Nodes of the same circuits may share one.
+	KeysDir  string `koanf:"keys-dir"`
 	HTTPAddr string `koanf:"http-addr"`
 	// AllowInsecureHTTP permits a non-loopback HTTP listener (there is no
 	// TLS on it yet).
@@ -60,6 +64,7 @@ func Defaults() Config {
 func Flags(fs *pflag.FlagSet) {
 	d := Defaults()
 	fs.String("data-dir", d.DataDir, "where keys, receipts, the accepted chain and the inbox live")
+	fs.String("keys-dir", "", "where the circuits' keys live (default data-dir/keys); nodes of the same circuits may share it")
 	fs.String("http-addr", d.HTTPAddr, "the HTTP listener: status, /metrics, /healthz, /readyz and the ingest API")
 	fs.Bool("allow-insecure-http", false, "allow a non-loopback --http-addr without TLS")
 	fs.Int("engines", d.Engines, "engine processes in the pool")
@@ -124,7 +129,7 @@ func Load(path string, fs *pflag.FlagSet, environ func() []string) (Config, erro
 }
 
 var knownKeys = map[string]bool{
-	"data-dir": true, "http-addr": true, "allow-insecure-http": true, "engines": true, "max-behind": true,
+	"data-dir": true, "keys-dir": true, "http-addr": true, "allow-insecure-http": true, "engines": true, "max-behind": true,
 	"max-body-bytes": true, "depth": true, "txs-per-block": true, "bundle-size": true, "retries": true,
 	"shutdown-grace": true, "config": true, "check": true,
 	"remote-engines": true, "remote-tls-cert": true, "remote-tls-key": true, "remote-tls-ca": true,
@@ -203,12 +208,19 @@ func loopback(host string) bool {
 // Effective is the configuration by its keys, as a node prints it at start.
 func (c Config) Effective() map[string]any {
 	return map[string]any{
-		"data-dir": c.DataDir, "http-addr": c.HTTPAddr, "allow-insecure-http": c.AllowInsecureHTTP,
+		"data-dir": c.DataDir, "keys-dir": c.keysDir(), "http-addr": c.HTTPAddr, "allow-insecure-http": c.AllowInsecureHTTP,
 		"engines": c.Engines, "max-behind": c.MaxBehind, "max-body-bytes": c.MaxBody, "depth": c.Depth,
 		"txs-per-block": c.TxsPerBlock, "bundle-size": c.BundleSize, "retries": c.Retries,
 		"shutdown-grace": c.ShutdownFor.String(), "remote-engines": c.RemoteEngines,
 		"remote-tls-cert": c.RemoteCert, "remote-tls-key": c.RemoteKey, "remote-tls-ca": c.RemoteCA,
 	}
+}
+
+func (c Config) keysDir() string {
+	if c.KeysDir == "" {
+		return filepath.Join(c.DataDir, "keys")
+	}
+	return c.KeysDir
 }
 
 // Params are the rollup parameters the configuration gives.

@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	defer chain.Close()
-	keys, err := keycache.Open(filepath.Join(cfg.DataDir, "keys"))
+	keys, err := keycache.Open(cfg.keysDir())
 	if err != nil {
 		return err
 	}

@@ -209,6 +209,7 @@ func TestNodeProvesSubmittedChainAndRestarts(t *testing.T) {
 	}
 	cfg := Defaults()
 	cfg.DataDir, cfg.HTTPAddr, cfg.Engines, cfg.MaxBehind = t.TempDir(), "127.0.0.1:0", 1, 2
+	cfg.KeysDir = enginetest.SharedDir(t, "node-keys") // the same circuits: set up once for the package
 	cfg.Depth, cfg.TxsPerBlock, cfg.BundleSize, cfg.ShutdownFor = 4, 1, 2, 2*time.Second
 	reqs := simulated(t, rollup.SimConfig{Params: cfg.Params(), Seed: 4, Blocks: 4, Reorgs: 1, FinalityDepth: 2})
 	f := inProcessPool(t)

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/proofd/proofd/engine/enginetest"
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/internal/browsertest"
 	ingestv1 "github.com/proofd/proofd/proto/ingestv1"
@@ -27,6 +28,7 @@ func TestStatusPageFollowsTheNode(t *testing.T) {
 	began := time.Now()
 	cfg := Defaults()
 	cfg.DataDir, cfg.HTTPAddr, cfg.Engines, cfg.MaxBehind = t.TempDir(), "127.0.0.1:0", 1, 2
+	cfg.KeysDir = enginetest.SharedDir(t, "node-keys") // the same circuits: set up once for the package
 	cfg.Depth, cfg.TxsPerBlock, cfg.BundleSize, cfg.ShutdownFor = 4, 1, 2, 2*time.Second
 	reqs := simulated(t, rollup.SimConfig{Params: cfg.Params(), Seed: 4, Blocks: 4, Reorgs: 1, FinalityDepth: 2})
 	// The straight chain first: the calls before the first block that does
