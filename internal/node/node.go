@@ -71,14 +71,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	n := &Node{cfg: cfg, p: cfg.Params(), log: opts.Logger, reg: opts.Registry, track: newTracker(time.Now),
 		queries: make(chan func(pipeline.View)), engines: opts.Engines, started: time.Now()}
 	n.p.EnsureDefaults()
-	n.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "requests_total",
-		Help: "Ingest requests by kind (block, head, finalize, getstatus, …) and outcome."}, []string{"kind", "outcome"})
-	n.throttled = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "throttled_total",
-		Help: "Blocks refused with 429 because the pipeline was more than max-behind blocks behind."})
-	for _, c := range []prometheus.Collector{n.ingest, n.throttled} {
-		if err := opts.Registry.Register(c); err != nil {
-			return err
-		}
+	if err := n.registerIngestMetrics(); err != nil {
+		return err
 	}
 	observeMetrics, err := pipelinemetrics.Observer(opts.Registry)
 	if err != nil {
