@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +157,13 @@ func FuzzIngestAPI(f *testing.F) {
 	n := ingestOnly(f, cfg, true)
 	h := n.Handler()
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// A hang is a finding too: crash with the stacks, so the fuzzer
+		// keeps the input.
+		watchdog := time.AfterFunc(10*time.Second, func() {
+			buf := make([]byte, 1<<20)
+			panic(fmt.Sprintf("no answer in 10 s to %.200q\n%s", body, buf[:runtime.Stack(buf, true)]))
+		})
+		defer watchdog.Stop()
 		for _, m := range methods {
 			rec := serve(h, m, body)
 			if err := checkAnswer(rec.Code, rec.Body.Bytes()); err != nil {
