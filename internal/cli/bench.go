@@ -55,7 +55,7 @@ func (a *app) benchCommand() *cobra.Command {
 	}
 	pool.Flags().BoolVar(&poolJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
 	pool.Flags().BoolVar(&poolQuick, "quick", false, "few repetitions, for tests")
-	cmd.AddCommand(eng, pool, a.benchSnapshotCommand(), a.benchPipelineCommand())
+	cmd.AddCommand(eng, pool, a.benchSnapshotCommand(), a.benchPipelineCommand(), a.benchIngestCommand())
 	return cmd
 }
 

@@ -23,6 +23,9 @@
 //   - On cancellation the node stops taking blocks, lets the pipeline finish
 //     for shutdown-grace, then stops it; the journal and the receipts make
 //     the restart prove nothing durable again.
+//   - IngestOnly (benchmarks, the fuzz test) serves the same Handler over
+//     the same inbox with no prover: a submit is answered exactly as Run's
+//     node answers it.
 //   - Configuration: defaults < file < PROOFD_* environment < flags; an
 //     unknown file key is an error, and every invalid value is reported at
 //     once. A non-loopback HTTP listener needs allow-insecure-http.

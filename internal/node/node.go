@@ -85,14 +85,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 			return nil
 		})
 	}
-	n.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "requests_total",
-		Help: "Ingest requests by kind (block, head, finalize, getstatus, …) and outcome."}, []string{"kind", "outcome"})
-	n.throttled = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "throttled_total",
-		Help: "Blocks refused with 429 because the pipeline was more than max-behind blocks behind."})
-	for _, c := range []prometheus.Collector{n.ingest, n.throttled} {
-		if err := opts.Registry.Register(c); err != nil {
-			return err
-		}
+	if err := n.registerIngestMetrics(); err != nil {
+		return err
 	}
 	observeMetrics, err := pipelinemetrics.Observer(opts.Registry, pipelinemetrics.Options{BundleSize: uint64(n.p.BundleSize)})
 	if err != nil {
