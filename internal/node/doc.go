@@ -15,7 +15,7 @@
 //     block whose parent was never submitted, whose height does not follow
 //     it, or that is at or below the finalized height (the inbox's index
 //     forgets blocks below finality, so it is bounded by how far finality
-//     trails the tip), and answers 429
+//     trails the tip), and answers 429 (to SetHead and Finalize too)
 //     while the pipeline lags more than max-behind events: memory does not
 //     grow with a fast sequencer (the inbox is on disk).
 //   - What only the chain can judge (a fork below finality) the pipeline

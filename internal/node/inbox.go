@@ -66,6 +66,7 @@ const (
 	unknownParent
 	badHeight
 	belowFinality
+	unknownBlock
 	behind
 )
 
@@ -88,7 +89,7 @@ func (in *inbox) submit(ev pipeline.Event, maxBehind int) (submitResult, error) 
 		return unknownParent, nil
 	case ev.Block.Height != parent.height+1:
 		return badHeight, nil
-	case in.log.Next()-min(in.consumed, in.log.Next()) > uint64(maxBehind):
+	case in.lag() > uint64(maxBehind):
 		return behind, nil
 	}
 	seq := in.log.Next()
@@ -104,32 +105,38 @@ func (in *inbox) submit(ev pipeline.Event, maxBehind int) (submitResult, error) 
 // to its fork: A → B → A) by logging its event once more; the pipeline
 // takes a block it holds as a switch to that block's branch, and one already
 // at the head as nothing. ok is false for a block never submitted.
-func (in *inbox) head(h pipeline.Hash) (ok bool, err error) {
+func (in *inbox) head(h pipeline.Hash, maxBehind int) (submitResult, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	k, ok := in.known[h]
 	if !ok || k.genesis {
-		return false, nil
+		return unknownBlock, nil
+	}
+	if in.lag() > uint64(maxBehind) {
+		return behind, nil
 	}
 	ev, found, err := in.log.Event(k.seq)
 	if err != nil || !found {
-		return false, err
+		return unknownBlock, err
 	}
-	return true, in.append(ev)
+	return accepted, in.append(ev)
 }
 
 // markFinal appends a finality mark durably, and forgets the blocks below
 // it: no new block can build on them, so the index holds only the blocks
 // from the finalized height up (its memory follows how far finality trails
 // the tip, not the chain's length).
-func (in *inbox) markFinal(height uint64) error {
+func (in *inbox) markFinal(height uint64, maxBehind int) (submitResult, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if in.lag() > uint64(maxBehind) {
+		return behind, nil
+	}
 	if err := in.append(pipeline.Event{Finalize: height}); err != nil {
-		return err
+		return accepted, err
 	}
 	in.finalize(height)
-	return nil
+	return accepted, nil
 }
 
 func (in *inbox) finalize(height uint64) {
@@ -158,6 +165,12 @@ func (in *inbox) append(ev pipeline.Event) error {
 func (in *inbox) behind() uint64 {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	return in.lag()
+}
+
+// lag is behind, with mu held. Every call that appends checks it first
+// under the same lock, so the lag never passes maxBehind+1.
+func (in *inbox) lag() uint64 {
 	return in.log.Next() - min(in.consumed, in.log.Next())
 }
 

@@ -45,14 +45,21 @@ func TestInbox(t *testing.T) {
 		}
 	}
 	submit(ev(4, 3, 4), accepted) // the pipeline caught up
-	if ok, err := in.head(pipeline.Hash{2}); !ok || err != nil {
-		t.Fatalf("head back to block 2: %v, %v", ok, err)
+	if res, err := in.head(pipeline.Hash{2}, 2); res != accepted || err != nil {
+		t.Fatalf("head back to block 2: %v, %v", res, err)
 	}
-	if ok, _ := in.head(pipeline.Hash{7}); ok {
-		t.Fatal("head to an unknown block")
+	if res, _ := in.head(pipeline.Hash{7}, 2); res != unknownBlock {
+		t.Fatalf("head to an unknown block: %v", res)
 	}
 	if got, err := in.Event(ctx, 4); err != nil || got.Block.Hash != (pipeline.Hash{2}) {
 		t.Fatalf("event 4 after head: %+v, %v", got, err)
+	}
+	// Every call that appends is held to the same lag: 5 events, 4 taken.
+	if res, _ := in.head(pipeline.Hash{3}, 0); res != behind {
+		t.Fatalf("head while behind: %v", res)
+	}
+	if res, _ := in.markFinal(1, 0); res != behind {
+		t.Fatalf("finalize while behind: %v", res)
 	}
 
 	// Event waits for what is not there yet, and a drain ends the wait.
@@ -81,7 +88,7 @@ func TestInbox(t *testing.T) {
 
 	// Finality forgets the blocks below it: the index holds the finalized
 	// block and what is above, across a reopen too.
-	if err := in.markFinal(3); err != nil {
+	if res, err := in.markFinal(3, 100); res != accepted || err != nil {
 		t.Fatal(err)
 	}
 	check := func() {
@@ -105,7 +112,7 @@ func TestInbox(t *testing.T) {
 	if got, _ := in.submit(ev(5, 4, 5), 100); got != accepted {
 		t.Fatalf("a new block on the tip: %v", got)
 	}
-	if err := in.markFinal(99); err != nil || in.finalized != 5 {
+	if _, err := in.markFinal(99, 100); err != nil || in.finalized != 5 {
 		t.Fatalf("finality above the tip is clamped to it: %d, %v", in.finalized, err)
 	}
 }

@@ -131,7 +131,7 @@ func (n *Node) registerIngestMetrics() error {
 	n.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "requests_total",
 		Help: "Ingest requests by kind (block, head, finalize, getstatus, …) and outcome."}, []string{"kind", "outcome"})
 	n.throttled = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "proofd", Subsystem: "ingest", Name: "throttled_total",
-		Help: "Blocks refused with 429 because the pipeline was more than max-behind blocks behind."})
+		Help: "Ingest calls (blocks, heads, finality marks) refused with 429 because the pipeline was more than max-behind events behind."})
 	for _, c := range []prometheus.Collector{n.ingest, n.throttled} {
 		if err := n.reg.Register(c); err != nil {
 			return err

@@ -34,6 +34,13 @@ func (s service) fail(ctx context.Context, kind, outcome string, code connect.Co
 	return cerr
 }
 
+// throttled refuses a call that would append to an inbox the pipeline lags
+// more than max-behind events behind.
+func (s service) throttled(ctx context.Context, kind string) error {
+	return s.fail(ctx, kind, "throttled", connect.CodeResourceExhausted,
+		fmt.Errorf("the pipeline is more than %d events behind; retry later", s.n.cfg.MaxBehind), "Retry-After", "2")
+}
+
 func (s service) unavailable(ctx context.Context, kind string) error {
 	return s.fail(ctx, kind, "unavailable", connect.CodeUnavailable, errors.New("the node is starting or stopping"), "Retry-After", "5")
 }
@@ -69,8 +76,7 @@ func (s service) SubmitBlock(ctx context.Context, req *connect.Request[ingestv1.
 	case res == badHeight:
 		return nil, s.fail(ctx, "block", "invalid", connect.CodeInvalidArgument, fmt.Errorf("block.height: %d does not follow its parent's", b.Height))
 	case res == behind:
-		return nil, s.fail(ctx, "block", "throttled", connect.CodeResourceExhausted,
-			fmt.Errorf("the pipeline is more than %d blocks behind; retry later", n.cfg.MaxBehind), "Retry-After", "2")
+		return nil, s.throttled(ctx, "block")
 	case res == duplicate:
 		n.count(ctx, "block", "duplicate")
 		return connect.NewResponse(&ingestv1.SubmitBlockResponse{Hash: hash, Duplicate: true}), nil
@@ -88,12 +94,14 @@ func (s service) SetHead(ctx context.Context, req *connect.Request[ingestv1.SetH
 	if err != nil {
 		return nil, s.fail(ctx, "head", "invalid", connect.CodeInvalidArgument, err)
 	}
-	ok, err := n.inbox.head(h)
+	res, err := n.inbox.head(h, n.cfg.MaxBehind)
 	switch {
 	case err != nil:
 		return nil, s.fail(ctx, "head", "error", connect.CodeInternal, err)
-	case !ok:
+	case res == unknownBlock:
 		return nil, s.fail(ctx, "head", "unknown_block", connect.CodeInvalidArgument, fmt.Errorf("hash: unknown block %s", req.Msg.Hash))
+	case res == behind:
+		return nil, s.throttled(ctx, "head")
 	}
 	n.count(ctx, "head", "accepted")
 	return connect.NewResponse(&ingestv1.SetHeadResponse{Hash: req.Msg.Hash}), nil
@@ -104,8 +112,12 @@ func (s service) Finalize(ctx context.Context, req *connect.Request[ingestv1.Fin
 	if n.draining.Load() {
 		return nil, s.unavailable(ctx, "finalize")
 	}
-	if err := n.inbox.markFinal(req.Msg.Height); err != nil {
+	res, err := n.inbox.markFinal(req.Msg.Height, n.cfg.MaxBehind)
+	switch {
+	case err != nil:
 		return nil, s.fail(ctx, "finalize", "error", connect.CodeInternal, err)
+	case res == behind:
+		return nil, s.throttled(ctx, "finalize")
 	}
 	n.count(ctx, "finalize", "accepted")
 	return connect.NewResponse(&ingestv1.FinalizeResponse{Height: req.Msg.Height}), nil
