@@ -157,7 +157,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	circuits := pr.Circuits()
 	n.circuits.Store(&circuits)
 	for _, s := range setups {
-		n.log.Info("circuit ready", "stage", s.Stage.String(), "constraints", s.Constraints, "cached", s.Cached, "setup", s.Setup)
+		n.log.Info("circuit ready", "stage", s.Stage.String(), "constraints", s.Constraints, "cached", s.Cached, "setup_seconds", s.Setup.Seconds())
 	}
 	n.ready.Store(true)
 
@@ -170,7 +170,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		<-ctx.Done()
 		n.draining.Store(true)
 		n.inbox.drain()
-		n.log.Info("stopping: no new blocks; letting the pipeline finish", "grace", cfg.ShutdownFor)
+		n.log.Info("stopping: no new blocks; letting the pipeline finish", "grace", cfg.ShutdownFor.String())
 		select {
 		case <-time.After(cfg.ShutdownFor):
 			stop()
