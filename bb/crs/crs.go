@@ -235,9 +235,9 @@ func fpHex(s string) fp.Element {
 // and copies src (a bn254_g1.dat) to dst/bn254_g1.dat, replacing any file
 // there. bb writes crs.lock in dst, so dst must be writable and should not
 // be shared by bb processes that may run at once. It copies rather than
-// hard-links (2 MB, about a millisecond) because a bb with network access
-// rewrites bn254_g1.dat when it downloads more points, and through a hard
-// link that would rewrite src.
+// hard-links (2 MB, about a millisecond): a bb with network access that
+// downloads more points presumably rewrites bn254_g1.dat (not observed
+// here, offline), and through a hard link that would rewrite src.
 func PrepareDir(dst, src string) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err

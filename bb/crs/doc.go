@@ -30,7 +30,7 @@
 //     size up to 2^15 (MaxDyadicSize); for a larger circuit bb tries to
 //     download more points and, offline, fails after several seconds.
 //   - PrepareDir gives each bb process a directory of its own holding a copy
-//     of bn254_g1.dat, because bb writes crs.lock beside the file (and would
-//     rewrite the file if it downloaded more points); the source file is
+//     of bn254_g1.dat, because bb writes crs.lock beside the file (and may
+//     rewrite the file if it downloads more points); the source file is
 //     never modified.
 package crs
