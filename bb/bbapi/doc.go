@@ -36,8 +36,8 @@
 //     be trusted, or ctx was done while the call was out: bb cannot be
 //     interrupted, so it is killed and the error wraps both ctx.Err() and
 //     ErrDied. A caller retries on a new Process.
-//   - ctx done while waiting for an earlier call: ctx.Err(), and the
-//     process is unharmed.
+//   - ctx done before the call was sent (while waiting for an earlier
+//     call, or already done): ctx.Err() alone; the process is unharmed.
 //   - ErrClosed: a call after Close.
 //
 // # Invariants

@@ -197,6 +197,9 @@ func (p *Process) roundTrip(ctx context.Context, cmd Command, want string) (Resp
 		return nil, fmt.Errorf("bbapi: %s: waiting for the call before: %w", cmd.CommandName(), ctx.Err())
 	}
 	defer func() { <-p.sem }()
+	if err := ctx.Err(); err != nil { // select picks at random when both are ready
+		return nil, fmt.Errorf("bbapi: %s: not sent: %w", cmd.CommandName(), err)
+	}
 	return p.exchange(ctx, cmd, want)
 }
 

@@ -497,3 +497,33 @@ func TestFakeBBCloseTimeout(t *testing.T) {
 		t.Errorf("Close took %v with a 200ms timeout", d)
 	}
 }
+
+// A ctx already done, or done while the call waits for the one before,
+// sends nothing and leaves bb serving.
+func TestContextDoneBeforeSend(t *testing.T) {
+	p := fakeBB(t, `f='\042\000\000\000\222\265CircuitVerifyResponse\201\250verified\303'; sleep 0.3; printf "$f$f"; exec cat >/dev/null`, time.Second)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 20 {
+		if _, err := p.Verify(done, &bbapi.CircuitVerify{}); !errors.Is(err, context.Canceled) || errors.Is(err, bbapi.ErrDied) {
+			t.Fatalf("call with a done ctx: %v, want Canceled and not ErrDied", err)
+		}
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := p.Verify(context.Background(), &bbapi.CircuitVerify{})
+		first <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the first call now holds the process
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Verify(short, &bbapi.CircuitVerify{}); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, bbapi.ErrDied) {
+		t.Fatalf("call timing out behind another: %v, want DeadlineExceeded and not ErrDied", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if v, err := p.Verify(context.Background(), &bbapi.CircuitVerify{}); err != nil || !v.Verified {
+		t.Fatalf("call after the cancelled ones: %v, %v", v, err)
+	}
+}
