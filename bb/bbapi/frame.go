@@ -150,8 +150,10 @@ func DecodeResponse(frame []byte) (Response, error) {
 // checkBounds walks one msgpack value that must fill b exactly, and
 // refuses any array, map, string or binary whose count is more than the
 // bytes left, nesting deeper than maxDepth, and extension types (bb sends
-// none). msgpack's decoder sizes slices by the count it reads, so this
-// walk is what keeps a 5-byte header from costing gigabytes.
+// none). msgpack/v5 v5.4.x sizes a slice by the count it reads, whatever
+// its allocation limit says (vmihailenco/msgpack#401; v5.3.x caps it at a
+// million elements, still 32 MiB of fields), so this walk is what keeps a
+// 5-byte array header from costing gigabytes.
 func checkBounds(b []byte) error {
 	rd := bytes.NewReader(b)
 	d := msgpack.NewDecoder(rd) // reads rd directly: rd.Len() is what is left
