@@ -61,7 +61,7 @@ func bbPath(t *testing.T) string {
 		bbBin = strings.TrimSpace(string(out))
 	})
 	if bbBin == "" {
-		need(t, "bb: "+bbWhy)
+		need(t, "no bb: "+bbWhy+" (set PROOFD_BB or run scripts/install-bb.sh)")
 	}
 	return bbBin
 }
@@ -73,7 +73,7 @@ func need(t *testing.T, what string) {
 	if os.Getenv("PROOFD_REQUIRE_BB") == "1" {
 		t.Fatalf("PROOFD_REQUIRE_BB=1 but %s", what)
 	}
-	t.Skipf("skipped: %s (set PROOFD_BB or install with scripts/install-bb.sh)", what)
+	t.Skipf("skipped: %s", what)
 }
 
 // crsDir is a writable copy of the committed CRS directory.
@@ -81,7 +81,7 @@ func crsDir(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(root, "testdata", "bb", "crs", "bn254_g1.dat"))
 	if err != nil {
-		need(t, "no CRS: "+err.Error())
+		need(t, "no CRS for bb: "+err.Error())
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "bn254_g1.dat"), b, 0o644); err != nil {
