@@ -12,6 +12,10 @@ export PROOFD_REQUIRE_SOLC ?= 1
 # themselves (scripts/install-chromium.sh, Debian's package via apt-get); here
 # a browser that cannot be installed fails the run instead of skipping them.
 export PROOFD_REQUIRE_CHROMIUM ?= 1
+# The bb tests run the real barretenberg prover, which they install themselves
+# (scripts/install-bb.sh: npm @aztec/bb.js@5.0.0, sha256-pinned); here a bb
+# that cannot be installed fails the run instead of skipping them.
+export PROOFD_REQUIRE_BB ?= 1
 # Packages that run goroutines and processes concurrently run again under -race.
 RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./internal/childproc/... ./receipts/... ./snapshot/... ./vm/... ./pipeline/... ./internal/node/...
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/proofd/proofd/bb/bbapi"
+	"github.com/proofd/proofd/bb/crs"
 	"github.com/proofd/proofd/engine/enginetest"
 )
 
@@ -76,15 +77,11 @@ func need(t *testing.T, what string) {
 	t.Skipf("skipped: %s", what)
 }
 
-// crsDir is a writable copy of the committed CRS directory.
+// crsDir is a writable copy of the committed CRS.
 func crsDir(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, "testdata", "bb", "crs", "bn254_g1.dat"))
-	if err != nil {
-		need(t, "no CRS for bb: "+err.Error())
-	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "bn254_g1.dat"), b, 0o644); err != nil {
+	if err := crs.WriteDir(dir); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -1,6 +1,7 @@
 package crs
 
 import (
+	_ "embed"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -243,6 +244,33 @@ func PrepareDir(dst, src string) error {
 		return err
 	}
 	return copyFile(filepath.Join(dst, FileName), src)
+}
+
+// Committed is the CRS the repository carries (bb/crs/bn254_g1.dat),
+// embedded in the binary so an engine needs no file beside it.
+//
+//go:embed bn254_g1.dat
+var Committed []byte
+
+// WriteDir gives a bb process its own CRS directory: dst holding a copy of
+// Committed (see PrepareDir for why a copy).
+func WriteDir(dst string) error {
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dst, ".crs-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+	if _, err := tmp.Write(Committed); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dst, FileName))
 }
 
 // copyFile writes src to dst through a temporary file in dst's directory,

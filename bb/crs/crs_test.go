@@ -16,7 +16,7 @@ import (
 // arkworks file it was converted from, present only on machines that have
 // the shared directory.
 const (
-	committed      = "../../testdata/bb/crs/" + FileName
+	committed      = FileName
 	committedSHA   = "d769ac6c98f8fab858a7e9967f2b7f181d8ad9fdcdf55438c915696febf0e99c"
 	sharedArkworks = "../../../shared/bb/kzg10-bn254-aztec-srs-32768.bin"
 )
@@ -153,6 +153,17 @@ func TestTauG2LimbOrder(t *testing.T) {
 	}
 	if _, err := g2FromLimbs(bbTauG2Limbs, true); err == nil {
 		t.Error("c1 first also gives a point in the G2 subgroup; the limb order is ambiguous")
+	}
+}
+
+func TestWriteDirCopiesTheEmbeddedCRS(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "crs")
+	if err := WriteDir(dst); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, FileName))
+	if err != nil || !bytes.Equal(got, readCommitted(t)) || !bytes.Equal(Committed, got) {
+		t.Fatalf("WriteDir: %v, or the copy differs from bb/crs/%s", err, FileName)
 	}
 }
 

@@ -6,7 +6,7 @@
 // The points come from a public arkworks-serialized prefix of Ignition
 // (alxiong/ark-srs, data/kzg10-bn254-aztec-srs-32768.bin, 32,769 points).
 // ConvertArkworks turns that file into bb's layout once; the result is
-// committed at testdata/bb/crs/bn254_g1.dat and regenerated, from the
+// committed at bb/crs/bn254_g1.dat and regenerated, from the
 // repository root, with
 //
 //	go run ./bb/crs/cmd/convert -in ../shared/bb/kzg10-bn254-aztec-srs-32768.bin

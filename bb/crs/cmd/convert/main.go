@@ -1,4 +1,4 @@
-// Command convert regenerates testdata/bb/crs/bn254_g1.dat, bb's CRS, from
+// Command convert regenerates bb/crs/bn254_g1.dat, bb's CRS, from
 // the arkworks-serialized Ignition prefix (see package bb/crs). Run it from
 // the repository root:
 //
@@ -21,7 +21,7 @@ import (
 
 func main() {
 	in := flag.String("in", "../shared/bb/kzg10-bn254-aztec-srs-32768.bin", "arkworks KZG10 parameters (Ignition prefix)")
-	out := flag.String("out", "testdata/bb/crs/"+crs.FileName, "bb's bn254_g1.dat to write")
+	out := flag.String("out", "bb/crs/"+crs.FileName, "bb's bn254_g1.dat to write")
 	flag.Parse()
 	if err := run(*in, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "convert:", err)
