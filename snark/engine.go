@@ -145,12 +145,12 @@ func (s *server) Setup(ctx context.Context, req *enginev1.SetupRequest) (*engine
 	if err != nil {
 		return nil, err
 	}
-	sw := newStopwatch()
+	sw := host.NewStopwatch()
 	c, err := s.circuit(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
-	sw.lap("load_ccs")
+	sw.Lap("load_ccs")
 	want := strings.ToLower(req.GetScheme().String())
 	if want != c.scheme {
 		return nil, host.BadInput("scheme", fmt.Sprintf("the circuit is a %s constraint system; set it up with %s, not %s", systemName(c.scheme), c.scheme, want))
@@ -160,7 +160,7 @@ func (s *server) Setup(ctx context.Context, req *enginev1.SetupRequest) (*engine
 		return nil, err
 	}
 	defer release()
-	sw.lap("queue")
+	sw.Lap("queue")
 
 	var pkBuf, vkBuf bytes.Buffer
 	var warnings []string
@@ -170,7 +170,7 @@ func (s *server) Setup(ctx context.Context, req *enginev1.SetupRequest) (*engine
 		if err != nil {
 			return nil, host.BadInput("ccs", "groth16 setup: "+err.Error())
 		}
-		sw.lap("setup")
+		sw.Lap("setup")
 		p.groth16 = pk
 		if _, err := pk.WriteRawTo(&pkBuf); err != nil {
 			return nil, fmt.Errorf("encode proving key: %w", err)
@@ -184,7 +184,7 @@ func (s *server) Setup(ctx context.Context, req *enginev1.SetupRequest) (*engine
 			return nil, err
 		}
 		warnings = append(warnings, warn...)
-		sw.lap("srs")
+		sw.Lap("srs")
 		if err := checkCtx(ctx); err != nil {
 			return nil, err
 		}
@@ -192,7 +192,7 @@ func (s *server) Setup(ctx context.Context, req *enginev1.SetupRequest) (*engine
 		if err != nil {
 			return nil, host.BadInput("srs", "plonk setup: "+err.Error())
 		}
-		sw.lap("setup")
+		sw.Lap("setup")
 		p.plonk = pk
 		if _, err := pk.WriteRawTo(&pkBuf); err != nil {
 			return nil, fmt.Errorf("encode proving key: %w", err)
@@ -201,7 +201,7 @@ func (s *server) Setup(ctx context.Context, req *enginev1.SetupRequest) (*engine
 			return nil, fmt.Errorf("encode verifying key: %w", err)
 		}
 	}
-	sw.lap("encode_keys")
+	sw.Lap("encode_keys")
 	pkArt, vkArt := artifact.New(pkBuf.Bytes()), artifact.New(vkBuf.Bytes())
 	if err := s.store.Put(pkArt.Digest, "pk", pkArt.Data); err != nil {
 		return nil, host.InputStatus("pk", err)
@@ -216,7 +216,7 @@ func (s *server) Setup(ctx context.Context, req *enginev1.SetupRequest) (*engine
 	return &enginev1.SetupResponse{
 		Pk: pkArt.Digest[:], PkSize: uint64(len(pkArt.Data)),
 		Vk: vkArt.Digest[:], VkBytes: vkArt.Data,
-		Timings: sw.timings, Warnings: warnings,
+		Timings: sw.Timings, Warnings: warnings,
 	}, nil
 }
 
@@ -235,12 +235,12 @@ func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*engine
 	if err != nil {
 		return nil, err
 	}
-	sw := newStopwatch()
+	sw := host.NewStopwatch()
 	c, err := s.circuit(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
-	sw.lap("load_ccs")
+	sw.Lap("load_ccs")
 	p, err := s.prover(lease, ds[1], c)
 	if err != nil {
 		return nil, err
@@ -248,7 +248,7 @@ func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*engine
 	if p.groth16 != nil && p.groth16.CurveID() != c.curve {
 		return nil, host.BadInput("pk", fmt.Sprintf("the proving key is for %s, the circuit for %s", CurveName(p.groth16.CurveID()), CurveName(c.curve)))
 	}
-	sw.lap("load_pk")
+	sw.Lap("load_pk")
 	popts, _, err := targetOptions(req.GetTarget(), c.scheme, c.curve)
 	if err != nil {
 		return nil, host.BadInput("target", err.Error())
@@ -257,7 +257,7 @@ func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*engine
 	if err != nil {
 		return nil, host.BadInput("witness", err.Error())
 	}
-	sw.lap("decode_witness")
+	sw.Lap("decode_witness")
 	if err := checkCtx(ctx); err != nil {
 		return nil, err
 	}
@@ -266,7 +266,7 @@ func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*engine
 		return nil, err
 	}
 	defer release()
-	sw.lap("queue")
+	sw.Lap("queue")
 	gnarkLog.take("prover done")
 	start := time.Now()
 	proof, err := proveGuarded(c, p, w, popts)
@@ -277,12 +277,12 @@ func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*engine
 	// gnark's Groth16 prover logs the time after solving; PLONK solves
 	// concurrently with its first rounds, so there is no split to report.
 	if post, ok := gnarkLog.take("prover done"); ok && post <= total && c.scheme == "groth16" {
-		sw.add("solve", total-post)
-		sw.add("prove", post)
+		sw.Add("solve", total-post)
+		sw.Add("prove", post)
 	} else {
-		sw.add("solve_and_prove", total)
+		sw.Add("solve_and_prove", total)
 	}
-	sw.last = time.Now()
+	sw.Restart()
 	var proofBuf bytes.Buffer
 	if _, err := proof.WriteTo(&proofBuf); err != nil {
 		return nil, fmt.Errorf("encode proof: %w", err)
@@ -295,8 +295,8 @@ func (s *server) Prove(ctx context.Context, req *enginev1.ProveRequest) (*engine
 	if err != nil {
 		return nil, fmt.Errorf("encode public witness: %w", err)
 	}
-	sw.lap("encode")
-	return &enginev1.ProveResponse{Proof: proofBuf.Bytes(), PublicWitness: pubBytes, Timings: sw.timings}, nil
+	sw.Lap("encode")
+	return &enginev1.ProveResponse{Proof: proofBuf.Bytes(), PublicWitness: pubBytes, Timings: sw.Timings}, nil
 }
 
 // proveGuarded calls gnark's prover; a mismatched key can make it panic.
@@ -326,12 +326,12 @@ func (s *server) Verify(ctx context.Context, req *enginev1.VerifyRequest) (*engi
 	if err != nil {
 		return nil, err
 	}
-	sw := newStopwatch()
+	sw := host.NewStopwatch()
 	v, err := s.verifier(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
-	sw.lap("load_vk")
+	sw.Lap("load_vk")
 	_, vopts, err := targetOptions(req.GetTarget(), v.scheme, v.curve)
 	if err != nil {
 		return nil, host.BadInput("target", err.Error())
@@ -343,20 +343,20 @@ func (s *server) Verify(ctx context.Context, req *enginev1.VerifyRequest) (*engi
 	// The proof is what is being judged: bytes that do not even decode to
 	// one are an invalid proof, not a failure to verify.
 	proof, err := decodeProof(req.GetProof(), v)
-	sw.lap("decode")
+	sw.Lap("decode")
 	if err != nil {
-		return &enginev1.VerifyResponse{Valid: false, Reason: "proof does not decode: " + err.Error(), Timings: sw.timings}, nil
+		return &enginev1.VerifyResponse{Valid: false, Reason: "proof does not decode: " + err.Error(), Timings: sw.Timings}, nil
 	}
 	if v.scheme == "groth16" {
 		err = groth16.Verify(proof.(groth16.Proof), v.groth16, pub, vopts...)
 	} else {
 		err = plonk.Verify(proof.(plonk.Proof), v.plonk, pub, vopts...)
 	}
-	sw.lap("verify")
+	sw.Lap("verify")
 	if err != nil {
-		return &enginev1.VerifyResponse{Valid: false, Reason: err.Error(), Timings: sw.timings}, nil
+		return &enginev1.VerifyResponse{Valid: false, Reason: err.Error(), Timings: sw.Timings}, nil
 	}
-	return &enginev1.VerifyResponse{Valid: true, Timings: sw.timings}, nil
+	return &enginev1.VerifyResponse{Valid: true, Timings: sw.Timings}, nil
 }
 
 func (s *server) Stats(ctx context.Context, req *enginev1.StatsRequest) (*enginev1.StatsResponse, error) {
@@ -367,12 +367,12 @@ func (s *server) Stats(ctx context.Context, req *enginev1.StatsRequest) (*engine
 	if err != nil {
 		return nil, err
 	}
-	sw := newStopwatch()
+	sw := host.NewStopwatch()
 	c, err := s.circuit(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
-	sw.lap("load_ccs")
+	sw.Lap("load_ccs")
 	scheme := enginev1.Scheme_GROTH16
 	if c.scheme == "plonk" {
 		scheme = enginev1.Scheme_PLONK
@@ -385,7 +385,7 @@ func (s *server) Stats(ctx context.Context, req *enginev1.StatsRequest) (*engine
 		SecretVariables:   uint64(c.cs.GetNbSecretVariables()),
 		InternalVariables: uint64(c.cs.GetNbInternalVariables()),
 		GnarkVersion:      c.gnark,
-		Timings:           sw.timings,
+		Timings:           sw.Timings,
 	}, nil
 }
 
@@ -397,23 +397,23 @@ func (s *server) Check(ctx context.Context, req *enginev1.CheckRequest) (*engine
 	if err != nil {
 		return nil, err
 	}
-	sw := newStopwatch()
+	sw := host.NewStopwatch()
 	c, err := s.circuit(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
-	sw.lap("load_ccs")
+	sw.Lap("load_ccs")
 	w, err := decodeWitness(req.GetWitness(), c.curve, c.nbPublic(), c.cs.GetNbSecretVariables())
 	if err != nil {
 		return nil, host.BadInput("witness", err.Error())
 	}
-	sw.lap("decode_witness")
+	sw.Lap("decode_witness")
 	err = solveGuarded(c, w)
-	sw.lap("solve")
+	sw.Lap("solve")
 	if err != nil {
-		return &enginev1.CheckResponse{Satisfied: false, Reason: err.Error(), Timings: sw.timings}, nil
+		return &enginev1.CheckResponse{Satisfied: false, Reason: err.Error(), Timings: sw.Timings}, nil
 	}
-	return &enginev1.CheckResponse{Satisfied: true, Timings: sw.timings}, nil
+	return &enginev1.CheckResponse{Satisfied: true, Timings: sw.Timings}, nil
 }
 
 func solveGuarded(c *circuit, w witness.Witness) (err error) {
@@ -433,12 +433,12 @@ func (s *server) Solidity(ctx context.Context, req *enginev1.SolidityRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	sw := newStopwatch()
+	sw := host.NewStopwatch()
 	v, err := s.verifier(lease, ds[0])
 	if err != nil {
 		return nil, err
 	}
-	sw.lap("load_vk")
+	sw.Lap("load_vk")
 	if v.curve != ecc.BN254 {
 		return nil, host.BadInput("vk", fmt.Sprintf("Solidity verifiers exist for bn254 keys only; this is a %s key", CurveName(v.curve)))
 	}
@@ -451,6 +451,6 @@ func (s *server) Solidity(ctx context.Context, req *enginev1.SolidityRequest) (*
 	if err != nil {
 		return nil, fmt.Errorf("export solidity: %w", err)
 	}
-	sw.lap("export")
-	return &enginev1.SolidityResponse{Source: buf.String(), Timings: sw.timings}, nil
+	sw.Lap("export")
+	return &enginev1.SolidityResponse{Source: buf.String(), Timings: sw.Timings}, nil
 }

@@ -9,8 +9,6 @@ import (
 	"github.com/consensys/gnark/logger"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/status"
-
-	"github.com/proofd/proofd/proto/enginev1"
 )
 
 // heavy admits one setup or prove at a time in this process.
@@ -68,25 +66,6 @@ func (s *durationSink) take(msg string) (time.Duration, bool) {
 	d, ok := s.took[msg]
 	delete(s.took, msg)
 	return d, ok
-}
-
-// stopwatch records consecutive stages of one request.
-type stopwatch struct {
-	last    time.Time
-	timings []*enginev1.Timing
-}
-
-func newStopwatch() *stopwatch { return &stopwatch{last: time.Now()} }
-
-// lap ends the current stage under name.
-func (s *stopwatch) lap(stage string) {
-	now := time.Now()
-	s.add(stage, now.Sub(s.last))
-	s.last = now
-}
-
-func (s *stopwatch) add(stage string, d time.Duration) {
-	s.timings = append(s.timings, &enginev1.Timing{Stage: stage, Nanos: d.Nanoseconds()})
 }
 
 // checkCtx stops work at a stage boundary once the caller has gone.

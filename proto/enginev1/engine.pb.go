@@ -28,6 +28,54 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// OracleHash is the hash UltraHonk's transcript uses: poseidon2 for proofs
+// verified natively or in-circuit, keccak for the EVM verifier.
+type OracleHash int32
+
+const (
+	OracleHash_ORACLE_HASH_POSEIDON2 OracleHash = 0
+	OracleHash_ORACLE_HASH_KECCAK    OracleHash = 1
+)
+
+// Enum value maps for OracleHash.
+var (
+	OracleHash_name = map[int32]string{
+		0: "ORACLE_HASH_POSEIDON2",
+		1: "ORACLE_HASH_KECCAK",
+	}
+	OracleHash_value = map[string]int32{
+		"ORACLE_HASH_POSEIDON2": 0,
+		"ORACLE_HASH_KECCAK":    1,
+	}
+)
+
+func (x OracleHash) Enum() *OracleHash {
+	p := new(OracleHash)
+	*p = x
+	return p
+}
+
+func (x OracleHash) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OracleHash) Descriptor() protoreflect.EnumDescriptor {
+	return file_proto_enginev1_engine_proto_enumTypes[0].Descriptor()
+}
+
+func (OracleHash) Type() protoreflect.EnumType {
+	return &file_proto_enginev1_engine_proto_enumTypes[0]
+}
+
+func (x OracleHash) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OracleHash.Descriptor instead.
+func (OracleHash) EnumDescriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{0}
+}
+
 type Scheme int32
 
 const (
@@ -61,11 +109,11 @@ func (x Scheme) String() string {
 }
 
 func (Scheme) Descriptor() protoreflect.EnumDescriptor {
-	return file_proto_enginev1_engine_proto_enumTypes[0].Descriptor()
+	return file_proto_enginev1_engine_proto_enumTypes[1].Descriptor()
 }
 
 func (Scheme) Type() protoreflect.EnumType {
-	return &file_proto_enginev1_engine_proto_enumTypes[0]
+	return &file_proto_enginev1_engine_proto_enumTypes[1]
 }
 
 func (x Scheme) Number() protoreflect.EnumNumber {
@@ -74,7 +122,7 @@ func (x Scheme) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Scheme.Descriptor instead.
 func (Scheme) EnumDescriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{0}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{1}
 }
 
 // ProofTarget is where a proof will be verified. Groth16 proofs of circuits
@@ -130,11 +178,11 @@ func (x ProofTarget) String() string {
 }
 
 func (ProofTarget) Descriptor() protoreflect.EnumDescriptor {
-	return file_proto_enginev1_engine_proto_enumTypes[1].Descriptor()
+	return file_proto_enginev1_engine_proto_enumTypes[2].Descriptor()
 }
 
 func (ProofTarget) Type() protoreflect.EnumType {
-	return &file_proto_enginev1_engine_proto_enumTypes[1]
+	return &file_proto_enginev1_engine_proto_enumTypes[2]
 }
 
 func (x ProofTarget) Number() protoreflect.EnumNumber {
@@ -143,7 +191,7 @@ func (x ProofTarget) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ProofTarget.Descriptor instead.
 func (ProofTarget) EnumDescriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{1}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{2}
 }
 
 type HealthResponse_Status int32
@@ -179,11 +227,11 @@ func (x HealthResponse_Status) String() string {
 }
 
 func (HealthResponse_Status) Descriptor() protoreflect.EnumDescriptor {
-	return file_proto_enginev1_engine_proto_enumTypes[2].Descriptor()
+	return file_proto_enginev1_engine_proto_enumTypes[3].Descriptor()
 }
 
 func (HealthResponse_Status) Type() protoreflect.EnumType {
-	return &file_proto_enginev1_engine_proto_enumTypes[2]
+	return &file_proto_enginev1_engine_proto_enumTypes[3]
 }
 
 func (x HealthResponse_Status) Number() protoreflect.EnumNumber {
@@ -192,7 +240,531 @@ func (x HealthResponse_Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use HealthResponse_Status.Descriptor instead.
 func (HealthResponse_Status) EnumDescriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{3, 0}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{12, 0}
+}
+
+type NoirProveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Circuit       []byte                 `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"` // digest
+	Witness       []byte                 `protobuf:"bytes,2,opt,name=witness,proto3" json:"witness,omitempty"`
+	OracleHash    OracleHash             `protobuf:"varint,3,opt,name=oracle_hash,json=oracleHash,proto3,enum=proofd.engine.v1.OracleHash" json:"oracle_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoirProveRequest) Reset() {
+	*x = NoirProveRequest{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoirProveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoirProveRequest) ProtoMessage() {}
+
+func (x *NoirProveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoirProveRequest.ProtoReflect.Descriptor instead.
+func (*NoirProveRequest) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *NoirProveRequest) GetCircuit() []byte {
+	if x != nil {
+		return x.Circuit
+	}
+	return nil
+}
+
+func (x *NoirProveRequest) GetWitness() []byte {
+	if x != nil {
+		return x.Witness
+	}
+	return nil
+}
+
+func (x *NoirProveRequest) GetOracleHash() OracleHash {
+	if x != nil {
+		return x.OracleHash
+	}
+	return OracleHash_ORACLE_HASH_POSEIDON2
+}
+
+type NoirProveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Proof         []byte                 `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
+	PublicInputs  []byte                 `protobuf:"bytes,2,opt,name=public_inputs,json=publicInputs,proto3" json:"public_inputs,omitempty"`
+	Vk            []byte                 `protobuf:"bytes,3,opt,name=vk,proto3" json:"vk,omitempty"` // digest of the circuit's verifying key, now resident
+	Timings       []*Timing              `protobuf:"bytes,4,rep,name=timings,proto3" json:"timings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoirProveResponse) Reset() {
+	*x = NoirProveResponse{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoirProveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoirProveResponse) ProtoMessage() {}
+
+func (x *NoirProveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoirProveResponse.ProtoReflect.Descriptor instead.
+func (*NoirProveResponse) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NoirProveResponse) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+func (x *NoirProveResponse) GetPublicInputs() []byte {
+	if x != nil {
+		return x.PublicInputs
+	}
+	return nil
+}
+
+func (x *NoirProveResponse) GetVk() []byte {
+	if x != nil {
+		return x.Vk
+	}
+	return nil
+}
+
+func (x *NoirProveResponse) GetTimings() []*Timing {
+	if x != nil {
+		return x.Timings
+	}
+	return nil
+}
+
+type NoirVerifyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Vk            []byte                 `protobuf:"bytes,1,opt,name=vk,proto3" json:"vk,omitempty"` // digest
+	Proof         []byte                 `protobuf:"bytes,2,opt,name=proof,proto3" json:"proof,omitempty"`
+	PublicInputs  []byte                 `protobuf:"bytes,3,opt,name=public_inputs,json=publicInputs,proto3" json:"public_inputs,omitempty"`
+	OracleHash    OracleHash             `protobuf:"varint,4,opt,name=oracle_hash,json=oracleHash,proto3,enum=proofd.engine.v1.OracleHash" json:"oracle_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoirVerifyRequest) Reset() {
+	*x = NoirVerifyRequest{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoirVerifyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoirVerifyRequest) ProtoMessage() {}
+
+func (x *NoirVerifyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoirVerifyRequest.ProtoReflect.Descriptor instead.
+func (*NoirVerifyRequest) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *NoirVerifyRequest) GetVk() []byte {
+	if x != nil {
+		return x.Vk
+	}
+	return nil
+}
+
+func (x *NoirVerifyRequest) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+func (x *NoirVerifyRequest) GetPublicInputs() []byte {
+	if x != nil {
+		return x.PublicInputs
+	}
+	return nil
+}
+
+func (x *NoirVerifyRequest) GetOracleHash() OracleHash {
+	if x != nil {
+		return x.OracleHash
+	}
+	return OracleHash_ORACLE_HASH_POSEIDON2
+}
+
+type NoirVkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Circuit       []byte                 `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"` // digest
+	OracleHash    OracleHash             `protobuf:"varint,2,opt,name=oracle_hash,json=oracleHash,proto3,enum=proofd.engine.v1.OracleHash" json:"oracle_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoirVkRequest) Reset() {
+	*x = NoirVkRequest{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoirVkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoirVkRequest) ProtoMessage() {}
+
+func (x *NoirVkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoirVkRequest.ProtoReflect.Descriptor instead.
+func (*NoirVkRequest) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *NoirVkRequest) GetCircuit() []byte {
+	if x != nil {
+		return x.Circuit
+	}
+	return nil
+}
+
+func (x *NoirVkRequest) GetOracleHash() OracleHash {
+	if x != nil {
+		return x.OracleHash
+	}
+	return OracleHash_ORACLE_HASH_POSEIDON2
+}
+
+type NoirVkResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Vk            []byte                 `protobuf:"bytes,1,opt,name=vk,proto3" json:"vk,omitempty"`                          // digest, resident
+	VkBytes       []byte                 `protobuf:"bytes,2,opt,name=vk_bytes,json=vkBytes,proto3" json:"vk_bytes,omitempty"` // the key itself, as `bb write_vk` writes it
+	Timings       []*Timing              `protobuf:"bytes,3,rep,name=timings,proto3" json:"timings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoirVkResponse) Reset() {
+	*x = NoirVkResponse{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoirVkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoirVkResponse) ProtoMessage() {}
+
+func (x *NoirVkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoirVkResponse.ProtoReflect.Descriptor instead.
+func (*NoirVkResponse) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *NoirVkResponse) GetVk() []byte {
+	if x != nil {
+		return x.Vk
+	}
+	return nil
+}
+
+func (x *NoirVkResponse) GetVkBytes() []byte {
+	if x != nil {
+		return x.VkBytes
+	}
+	return nil
+}
+
+func (x *NoirVkResponse) GetTimings() []*Timing {
+	if x != nil {
+		return x.Timings
+	}
+	return nil
+}
+
+type NoirStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Circuit       []byte                 `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoirStatsRequest) Reset() {
+	*x = NoirStatsRequest{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoirStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoirStatsRequest) ProtoMessage() {}
+
+func (x *NoirStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoirStatsRequest.ProtoReflect.Descriptor instead.
+func (*NoirStatsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *NoirStatsRequest) GetCircuit() []byte {
+	if x != nil {
+		return x.Circuit
+	}
+	return nil
+}
+
+type NoirStatsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gates         uint32                 `protobuf:"varint,1,opt,name=gates,proto3" json:"gates,omitempty"`
+	DyadicSize    uint32                 `protobuf:"varint,2,opt,name=dyadic_size,json=dyadicSize,proto3" json:"dyadic_size,omitempty"` // the power of two bb proves over
+	AcirOpcodes   uint32                 `protobuf:"varint,3,opt,name=acir_opcodes,json=acirOpcodes,proto3" json:"acir_opcodes,omitempty"`
+	MaxDyadicSize uint32                 `protobuf:"varint,4,opt,name=max_dyadic_size,json=maxDyadicSize,proto3" json:"max_dyadic_size,omitempty"` // what this engine's CRS serves
+	Timings       []*Timing              `protobuf:"bytes,5,rep,name=timings,proto3" json:"timings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoirStatsResponse) Reset() {
+	*x = NoirStatsResponse{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoirStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoirStatsResponse) ProtoMessage() {}
+
+func (x *NoirStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoirStatsResponse.ProtoReflect.Descriptor instead.
+func (*NoirStatsResponse) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *NoirStatsResponse) GetGates() uint32 {
+	if x != nil {
+		return x.Gates
+	}
+	return 0
+}
+
+func (x *NoirStatsResponse) GetDyadicSize() uint32 {
+	if x != nil {
+		return x.DyadicSize
+	}
+	return 0
+}
+
+func (x *NoirStatsResponse) GetAcirOpcodes() uint32 {
+	if x != nil {
+		return x.AcirOpcodes
+	}
+	return 0
+}
+
+func (x *NoirStatsResponse) GetMaxDyadicSize() uint32 {
+	if x != nil {
+		return x.MaxDyadicSize
+	}
+	return 0
+}
+
+func (x *NoirStatsResponse) GetTimings() []*Timing {
+	if x != nil {
+		return x.Timings
+	}
+	return nil
+}
+
+type NoirCheckRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Circuit       []byte                 `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"` // digest
+	Witness       []byte                 `protobuf:"bytes,2,opt,name=witness,proto3" json:"witness,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoirCheckRequest) Reset() {
+	*x = NoirCheckRequest{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoirCheckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoirCheckRequest) ProtoMessage() {}
+
+func (x *NoirCheckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoirCheckRequest.ProtoReflect.Descriptor instead.
+func (*NoirCheckRequest) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *NoirCheckRequest) GetCircuit() []byte {
+	if x != nil {
+		return x.Circuit
+	}
+	return nil
+}
+
+func (x *NoirCheckRequest) GetWitness() []byte {
+	if x != nil {
+		return x.Witness
+	}
+	return nil
+}
+
+type NoirSolidityRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Vk            []byte                 `protobuf:"bytes,1,opt,name=vk,proto3" json:"vk,omitempty"` // digest of a key computed with ORACLE_HASH_KECCAK
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoirSolidityRequest) Reset() {
+	*x = NoirSolidityRequest{}
+	mi := &file_proto_enginev1_engine_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoirSolidityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoirSolidityRequest) ProtoMessage() {}
+
+func (x *NoirSolidityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_enginev1_engine_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoirSolidityRequest.ProtoReflect.Descriptor instead.
+func (*NoirSolidityRequest) Descriptor() ([]byte, []int) {
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *NoirSolidityRequest) GetVk() []byte {
+	if x != nil {
+		return x.Vk
+	}
+	return nil
 }
 
 type HandshakeRequest struct {
@@ -207,7 +779,7 @@ type HandshakeRequest struct {
 
 func (x *HandshakeRequest) Reset() {
 	*x = HandshakeRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[0]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +791,7 @@ func (x *HandshakeRequest) String() string {
 func (*HandshakeRequest) ProtoMessage() {}
 
 func (x *HandshakeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[0]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +804,7 @@ func (x *HandshakeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandshakeRequest.ProtoReflect.Descriptor instead.
 func (*HandshakeRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{0}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HandshakeRequest) GetMinVersion() uint32 {
@@ -275,7 +847,7 @@ type HandshakeResponse struct {
 
 func (x *HandshakeResponse) Reset() {
 	*x = HandshakeResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[1]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -287,7 +859,7 @@ func (x *HandshakeResponse) String() string {
 func (*HandshakeResponse) ProtoMessage() {}
 
 func (x *HandshakeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[1]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -300,7 +872,7 @@ func (x *HandshakeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandshakeResponse.ProtoReflect.Descriptor instead.
 func (*HandshakeResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{1}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HandshakeResponse) GetVersion() uint32 {
@@ -363,7 +935,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[2]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +947,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[2]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,7 +960,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{2}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HealthRequest) GetResidentDigests() bool {
@@ -414,7 +986,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[3]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -426,7 +998,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[3]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -439,7 +1011,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{3}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *HealthResponse) GetStatus() HealthResponse_Status {
@@ -485,7 +1057,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[4]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -497,7 +1069,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[4]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -510,7 +1082,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{4}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{13}
 }
 
 type ShutdownResponse struct {
@@ -521,7 +1093,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[5]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +1105,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[5]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +1118,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{5}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{14}
 }
 
 // Digest is the SHA-256 of an artifact's bytes.
@@ -559,7 +1131,7 @@ type HasRequest struct {
 
 func (x *HasRequest) Reset() {
 	*x = HasRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[6]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +1143,7 @@ func (x *HasRequest) String() string {
 func (*HasRequest) ProtoMessage() {}
 
 func (x *HasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[6]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +1156,7 @@ func (x *HasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HasRequest.ProtoReflect.Descriptor instead.
 func (*HasRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{6}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HasRequest) GetDigests() [][]byte {
@@ -603,7 +1175,7 @@ type HasResponse struct {
 
 func (x *HasResponse) Reset() {
 	*x = HasResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[7]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +1187,7 @@ func (x *HasResponse) String() string {
 func (*HasResponse) ProtoMessage() {}
 
 func (x *HasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[7]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +1200,7 @@ func (x *HasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HasResponse.ProtoReflect.Descriptor instead.
 func (*HasResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{7}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HasResponse) GetPresent() []bool {
@@ -651,7 +1223,7 @@ type UploadRequest struct {
 
 func (x *UploadRequest) Reset() {
 	*x = UploadRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[8]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +1235,7 @@ func (x *UploadRequest) String() string {
 func (*UploadRequest) ProtoMessage() {}
 
 func (x *UploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[8]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +1248,7 @@ func (x *UploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadRequest.ProtoReflect.Descriptor instead.
 func (*UploadRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{8}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UploadRequest) GetPart() isUploadRequest_Part {
@@ -733,7 +1305,7 @@ type UploadHeader struct {
 
 func (x *UploadHeader) Reset() {
 	*x = UploadHeader{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[9]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +1317,7 @@ func (x *UploadHeader) String() string {
 func (*UploadHeader) ProtoMessage() {}
 
 func (x *UploadHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[9]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +1330,7 @@ func (x *UploadHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadHeader.ProtoReflect.Descriptor instead.
 func (*UploadHeader) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{9}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UploadHeader) GetDigest() []byte {
@@ -791,7 +1363,7 @@ type UploadResponse struct {
 
 func (x *UploadResponse) Reset() {
 	*x = UploadResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[10]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +1375,7 @@ func (x *UploadResponse) String() string {
 func (*UploadResponse) ProtoMessage() {}
 
 func (x *UploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[10]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1388,7 @@ func (x *UploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
 func (*UploadResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{10}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UploadResponse) GetDigest() []byte {
@@ -835,7 +1407,7 @@ type DownloadRequest struct {
 
 func (x *DownloadRequest) Reset() {
 	*x = DownloadRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[11]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +1419,7 @@ func (x *DownloadRequest) String() string {
 func (*DownloadRequest) ProtoMessage() {}
 
 func (x *DownloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[11]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +1432,7 @@ func (x *DownloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadRequest.ProtoReflect.Descriptor instead.
 func (*DownloadRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{11}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DownloadRequest) GetDigest() []byte {
@@ -881,7 +1453,7 @@ type DownloadResponse struct {
 
 func (x *DownloadResponse) Reset() {
 	*x = DownloadResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[12]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1465,7 @@ func (x *DownloadResponse) String() string {
 func (*DownloadResponse) ProtoMessage() {}
 
 func (x *DownloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[12]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1478,7 @@ func (x *DownloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadResponse.ProtoReflect.Descriptor instead.
 func (*DownloadResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{12}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DownloadResponse) GetSize() uint64 {
@@ -934,7 +1506,7 @@ type Timing struct {
 
 func (x *Timing) Reset() {
 	*x = Timing{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[13]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1518,7 @@ func (x *Timing) String() string {
 func (*Timing) ProtoMessage() {}
 
 func (x *Timing) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[13]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1531,7 @@ func (x *Timing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timing.ProtoReflect.Descriptor instead.
 func (*Timing) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{13}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Timing) GetStage() string {
@@ -988,7 +1560,7 @@ type MissingArtifacts struct {
 
 func (x *MissingArtifacts) Reset() {
 	*x = MissingArtifacts{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[14]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1572,7 @@ func (x *MissingArtifacts) String() string {
 func (*MissingArtifacts) ProtoMessage() {}
 
 func (x *MissingArtifacts) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[14]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1585,7 @@ func (x *MissingArtifacts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MissingArtifacts.ProtoReflect.Descriptor instead.
 func (*MissingArtifacts) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{14}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MissingArtifacts) GetDigests() [][]byte {
@@ -1036,7 +1608,7 @@ type BadInput struct {
 
 func (x *BadInput) Reset() {
 	*x = BadInput{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[15]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1620,7 @@ func (x *BadInput) String() string {
 func (*BadInput) ProtoMessage() {}
 
 func (x *BadInput) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[15]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1633,7 @@ func (x *BadInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BadInput.ProtoReflect.Descriptor instead.
 func (*BadInput) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{15}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BadInput) GetInput() string {
@@ -1092,7 +1664,7 @@ type SetupRequest struct {
 
 func (x *SetupRequest) Reset() {
 	*x = SetupRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[16]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1676,7 @@ func (x *SetupRequest) String() string {
 func (*SetupRequest) ProtoMessage() {}
 
 func (x *SetupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[16]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1689,7 @@ func (x *SetupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupRequest.ProtoReflect.Descriptor instead.
 func (*SetupRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{16}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetupRequest) GetCcs() []byte {
@@ -1163,7 +1735,7 @@ type SetupResponse struct {
 
 func (x *SetupResponse) Reset() {
 	*x = SetupResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[17]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1747,7 @@ func (x *SetupResponse) String() string {
 func (*SetupResponse) ProtoMessage() {}
 
 func (x *SetupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[17]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1760,7 @@ func (x *SetupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupResponse.ProtoReflect.Descriptor instead.
 func (*SetupResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{17}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SetupResponse) GetPk() []byte {
@@ -1247,7 +1819,7 @@ type ProveRequest struct {
 
 func (x *ProveRequest) Reset() {
 	*x = ProveRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[18]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1259,7 +1831,7 @@ func (x *ProveRequest) String() string {
 func (*ProveRequest) ProtoMessage() {}
 
 func (x *ProveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[18]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1272,7 +1844,7 @@ func (x *ProveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveRequest.ProtoReflect.Descriptor instead.
 func (*ProveRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{18}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ProveRequest) GetCcs() []byte {
@@ -1315,7 +1887,7 @@ type ProveResponse struct {
 
 func (x *ProveResponse) Reset() {
 	*x = ProveResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[19]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1899,7 @@ func (x *ProveResponse) String() string {
 func (*ProveResponse) ProtoMessage() {}
 
 func (x *ProveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[19]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1912,7 @@ func (x *ProveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProveResponse.ProtoReflect.Descriptor instead.
 func (*ProveResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{19}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProveResponse) GetProof() []byte {
@@ -1378,7 +1950,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[20]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1962,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[20]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1975,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{20}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *VerifyRequest) GetVk() []byte {
@@ -1446,7 +2018,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[21]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +2030,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[21]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +2043,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{21}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *VerifyResponse) GetValid() bool {
@@ -1504,7 +2076,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[22]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +2088,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[22]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +2101,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{22}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StatsRequest) GetCcs() []byte {
@@ -1555,7 +2127,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[23]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +2139,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[23]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +2152,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{23}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StatsResponse) GetCurve() string {
@@ -1649,7 +2221,7 @@ type CheckRequest struct {
 
 func (x *CheckRequest) Reset() {
 	*x = CheckRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[24]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1661,7 +2233,7 @@ func (x *CheckRequest) String() string {
 func (*CheckRequest) ProtoMessage() {}
 
 func (x *CheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[24]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1674,7 +2246,7 @@ func (x *CheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckRequest.ProtoReflect.Descriptor instead.
 func (*CheckRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{24}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CheckRequest) GetCcs() []byte {
@@ -1702,7 +2274,7 @@ type CheckResponse struct {
 
 func (x *CheckResponse) Reset() {
 	*x = CheckResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[25]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +2286,7 @@ func (x *CheckResponse) String() string {
 func (*CheckResponse) ProtoMessage() {}
 
 func (x *CheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[25]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +2299,7 @@ func (x *CheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckResponse.ProtoReflect.Descriptor instead.
 func (*CheckResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{25}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CheckResponse) GetSatisfied() bool {
@@ -1760,7 +2332,7 @@ type SolidityRequest struct {
 
 func (x *SolidityRequest) Reset() {
 	*x = SolidityRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[26]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1772,7 +2344,7 @@ func (x *SolidityRequest) String() string {
 func (*SolidityRequest) ProtoMessage() {}
 
 func (x *SolidityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[26]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1785,7 +2357,7 @@ func (x *SolidityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SolidityRequest.ProtoReflect.Descriptor instead.
 func (*SolidityRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{26}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SolidityRequest) GetVk() []byte {
@@ -1805,7 +2377,7 @@ type SolidityResponse struct {
 
 func (x *SolidityResponse) Reset() {
 	*x = SolidityResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[27]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +2389,7 @@ func (x *SolidityResponse) String() string {
 func (*SolidityResponse) ProtoMessage() {}
 
 func (x *SolidityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[27]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +2402,7 @@ func (x *SolidityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SolidityResponse.ProtoReflect.Descriptor instead.
 func (*SolidityResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{27}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SolidityResponse) GetSource() string {
@@ -1857,7 +2429,7 @@ type Preimage struct {
 
 func (x *Preimage) Reset() {
 	*x = Preimage{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[28]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +2441,7 @@ func (x *Preimage) String() string {
 func (*Preimage) ProtoMessage() {}
 
 func (x *Preimage) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[28]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +2454,7 @@ func (x *Preimage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Preimage.ProtoReflect.Descriptor instead.
 func (*Preimage) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{28}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Preimage) GetKey() []byte {
@@ -1922,7 +2494,7 @@ type VmLoadRequest struct {
 
 func (x *VmLoadRequest) Reset() {
 	*x = VmLoadRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[29]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2506,7 @@ func (x *VmLoadRequest) String() string {
 func (*VmLoadRequest) ProtoMessage() {}
 
 func (x *VmLoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[29]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +2519,7 @@ func (x *VmLoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmLoadRequest.ProtoReflect.Descriptor instead.
 func (*VmLoadRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{29}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *VmLoadRequest) GetPrestate() []byte {
@@ -2010,7 +2582,7 @@ type VmLoadResponse struct {
 
 func (x *VmLoadResponse) Reset() {
 	*x = VmLoadResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[30]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2594,7 @@ func (x *VmLoadResponse) String() string {
 func (*VmLoadResponse) ProtoMessage() {}
 
 func (x *VmLoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[30]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2607,7 @@ func (x *VmLoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmLoadResponse.ProtoReflect.Descriptor instead.
 func (*VmLoadResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{30}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *VmLoadResponse) GetPrestateClaim() []byte {
@@ -2104,7 +2676,7 @@ type VmStepRequest struct {
 
 func (x *VmStepRequest) Reset() {
 	*x = VmStepRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[31]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2688,7 @@ func (x *VmStepRequest) String() string {
 func (*VmStepRequest) ProtoMessage() {}
 
 func (x *VmStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[31]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2701,7 @@ func (x *VmStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmStepRequest.ProtoReflect.Descriptor instead.
 func (*VmStepRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{31}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *VmStepRequest) GetPrestate() []byte {
@@ -2160,7 +2732,7 @@ type VmClaimResponse struct {
 
 func (x *VmClaimResponse) Reset() {
 	*x = VmClaimResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[32]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2744,7 @@ func (x *VmClaimResponse) String() string {
 func (*VmClaimResponse) ProtoMessage() {}
 
 func (x *VmClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[32]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2757,7 @@ func (x *VmClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmClaimResponse.ProtoReflect.Descriptor instead.
 func (*VmClaimResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{32}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *VmClaimResponse) GetClaim() []byte {
@@ -2240,7 +2812,7 @@ type VmStepDataResponse struct {
 
 func (x *VmStepDataResponse) Reset() {
 	*x = VmStepDataResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[33]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2252,7 +2824,7 @@ func (x *VmStepDataResponse) String() string {
 func (*VmStepDataResponse) ProtoMessage() {}
 
 func (x *VmStepDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[33]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2265,7 +2837,7 @@ func (x *VmStepDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmStepDataResponse.ProtoReflect.Descriptor instead.
 func (*VmStepDataResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{33}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *VmStepDataResponse) GetStep() uint64 {
@@ -2340,7 +2912,7 @@ type VmFinalRequest struct {
 
 func (x *VmFinalRequest) Reset() {
 	*x = VmFinalRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[34]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2352,7 +2924,7 @@ func (x *VmFinalRequest) String() string {
 func (*VmFinalRequest) ProtoMessage() {}
 
 func (x *VmFinalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[34]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2365,7 +2937,7 @@ func (x *VmFinalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmFinalRequest.ProtoReflect.Descriptor instead.
 func (*VmFinalRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{34}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *VmFinalRequest) GetPrestate() []byte {
@@ -2384,7 +2956,7 @@ type VmUnloadRequest struct {
 
 func (x *VmUnloadRequest) Reset() {
 	*x = VmUnloadRequest{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[35]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2968,7 @@ func (x *VmUnloadRequest) String() string {
 func (*VmUnloadRequest) ProtoMessage() {}
 
 func (x *VmUnloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[35]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2981,7 @@ func (x *VmUnloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmUnloadRequest.ProtoReflect.Descriptor instead.
 func (*VmUnloadRequest) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{35}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *VmUnloadRequest) GetPrestate() []byte {
@@ -2431,7 +3003,7 @@ type VmUnloadResponse struct {
 
 func (x *VmUnloadResponse) Reset() {
 	*x = VmUnloadResponse{}
-	mi := &file_proto_enginev1_engine_proto_msgTypes[36]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2443,7 +3015,7 @@ func (x *VmUnloadResponse) String() string {
 func (*VmUnloadResponse) ProtoMessage() {}
 
 func (x *VmUnloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_enginev1_engine_proto_msgTypes[36]
+	mi := &file_proto_enginev1_engine_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2456,7 +3028,7 @@ func (x *VmUnloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmUnloadResponse.ProtoReflect.Descriptor instead.
 func (*VmUnloadResponse) Descriptor() ([]byte, []int) {
-	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{36}
+	return file_proto_enginev1_engine_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *VmUnloadResponse) GetUnloaded() bool {
@@ -2477,7 +3049,45 @@ var File_proto_enginev1_engine_proto protoreflect.FileDescriptor
 
 const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\n" +
-	"\x1bproto/enginev1/engine.proto\x12\x10proofd.engine.v1\"l\n" +
+	"\x1bproto/enginev1/engine.proto\x12\x10proofd.engine.v1\"\x85\x01\n" +
+	"\x10NoirProveRequest\x12\x18\n" +
+	"\acircuit\x18\x01 \x01(\fR\acircuit\x12\x18\n" +
+	"\awitness\x18\x02 \x01(\fR\awitness\x12=\n" +
+	"\voracle_hash\x18\x03 \x01(\x0e2\x1c.proofd.engine.v1.OracleHashR\n" +
+	"oracleHash\"\x92\x01\n" +
+	"\x11NoirProveResponse\x12\x14\n" +
+	"\x05proof\x18\x01 \x01(\fR\x05proof\x12#\n" +
+	"\rpublic_inputs\x18\x02 \x01(\fR\fpublicInputs\x12\x0e\n" +
+	"\x02vk\x18\x03 \x01(\fR\x02vk\x122\n" +
+	"\atimings\x18\x04 \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\"\x9d\x01\n" +
+	"\x11NoirVerifyRequest\x12\x0e\n" +
+	"\x02vk\x18\x01 \x01(\fR\x02vk\x12\x14\n" +
+	"\x05proof\x18\x02 \x01(\fR\x05proof\x12#\n" +
+	"\rpublic_inputs\x18\x03 \x01(\fR\fpublicInputs\x12=\n" +
+	"\voracle_hash\x18\x04 \x01(\x0e2\x1c.proofd.engine.v1.OracleHashR\n" +
+	"oracleHash\"h\n" +
+	"\rNoirVkRequest\x12\x18\n" +
+	"\acircuit\x18\x01 \x01(\fR\acircuit\x12=\n" +
+	"\voracle_hash\x18\x02 \x01(\x0e2\x1c.proofd.engine.v1.OracleHashR\n" +
+	"oracleHash\"o\n" +
+	"\x0eNoirVkResponse\x12\x0e\n" +
+	"\x02vk\x18\x01 \x01(\fR\x02vk\x12\x19\n" +
+	"\bvk_bytes\x18\x02 \x01(\fR\avkBytes\x122\n" +
+	"\atimings\x18\x03 \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\",\n" +
+	"\x10NoirStatsRequest\x12\x18\n" +
+	"\acircuit\x18\x01 \x01(\fR\acircuit\"\xc9\x01\n" +
+	"\x11NoirStatsResponse\x12\x14\n" +
+	"\x05gates\x18\x01 \x01(\rR\x05gates\x12\x1f\n" +
+	"\vdyadic_size\x18\x02 \x01(\rR\n" +
+	"dyadicSize\x12!\n" +
+	"\facir_opcodes\x18\x03 \x01(\rR\vacirOpcodes\x12&\n" +
+	"\x0fmax_dyadic_size\x18\x04 \x01(\rR\rmaxDyadicSize\x122\n" +
+	"\atimings\x18\x05 \x03(\v2\x18.proofd.engine.v1.TimingR\atimings\"F\n" +
+	"\x10NoirCheckRequest\x12\x18\n" +
+	"\acircuit\x18\x01 \x01(\fR\acircuit\x12\x18\n" +
+	"\awitness\x18\x02 \x01(\fR\awitness\"%\n" +
+	"\x13NoirSolidityRequest\x12\x0e\n" +
+	"\x02vk\x18\x01 \x01(\fR\x02vk\"l\n" +
 	"\x10HandshakeRequest\x12\x1f\n" +
 	"\vmin_version\x18\x01 \x01(\rR\n" +
 	"minVersion\x12\x1f\n" +
@@ -2637,7 +3247,11 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\x10VmUnloadResponse\x12\x1a\n" +
 	"\bunloaded\x18\x01 \x01(\bR\bunloaded\x12\x1f\n" +
 	"\vfreed_bytes\x18\x02 \x01(\x04R\n" +
-	"freedBytes*8\n" +
+	"freedBytes*?\n" +
+	"\n" +
+	"OracleHash\x12\x19\n" +
+	"\x15ORACLE_HASH_POSEIDON2\x10\x00\x12\x16\n" +
+	"\x12ORACLE_HASH_KECCAK\x10\x01*8\n" +
 	"\x06Scheme\x12\x16\n" +
 	"\x12SCHEME_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aGROTH16\x10\x01\x12\t\n" +
@@ -2666,7 +3280,14 @@ const file_proto_enginev1_engine_proto_rawDesc = "" +
 	"\x05Claim\x12\x1f.proofd.engine.v1.VmStepRequest\x1a!.proofd.engine.v1.VmClaimResponse\x12Q\n" +
 	"\bStepData\x12\x1f.proofd.engine.v1.VmStepRequest\x1a$.proofd.engine.v1.VmStepDataResponse\x12L\n" +
 	"\x05Final\x12 .proofd.engine.v1.VmFinalRequest\x1a!.proofd.engine.v1.VmClaimResponse\x12O\n" +
-	"\x06Unload\x12!.proofd.engine.v1.VmUnloadRequest\x1a\".proofd.engine.v1.VmUnloadResponseB)Z'github.com/proofd/proofd/proto/enginev1b\x06proto3"
+	"\x06Unload\x12!.proofd.engine.v1.VmUnloadRequest\x1a\".proofd.engine.v1.VmUnloadResponse2\xe9\x03\n" +
+	"\x04Noir\x12P\n" +
+	"\x05Prove\x12\".proofd.engine.v1.NoirProveRequest\x1a#.proofd.engine.v1.NoirProveResponse\x12O\n" +
+	"\x06Verify\x12#.proofd.engine.v1.NoirVerifyRequest\x1a .proofd.engine.v1.VerifyResponse\x12G\n" +
+	"\x02Vk\x12\x1f.proofd.engine.v1.NoirVkRequest\x1a .proofd.engine.v1.NoirVkResponse\x12P\n" +
+	"\x05Stats\x12\".proofd.engine.v1.NoirStatsRequest\x1a#.proofd.engine.v1.NoirStatsResponse\x12L\n" +
+	"\x05Check\x12\".proofd.engine.v1.NoirCheckRequest\x1a\x1f.proofd.engine.v1.CheckResponse\x12U\n" +
+	"\bSolidity\x12%.proofd.engine.v1.NoirSolidityRequest\x1a\".proofd.engine.v1.SolidityResponseB)Z'github.com/proofd/proofd/proto/enginev1b\x06proto3"
 
 var (
 	file_proto_enginev1_engine_proto_rawDescOnce sync.Once
@@ -2680,106 +3301,134 @@ func file_proto_enginev1_engine_proto_rawDescGZIP() []byte {
 	return file_proto_enginev1_engine_proto_rawDescData
 }
 
-var file_proto_enginev1_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proto_enginev1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_proto_enginev1_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_proto_enginev1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_proto_enginev1_engine_proto_goTypes = []any{
-	(Scheme)(0),                // 0: proofd.engine.v1.Scheme
-	(ProofTarget)(0),           // 1: proofd.engine.v1.ProofTarget
-	(HealthResponse_Status)(0), // 2: proofd.engine.v1.HealthResponse.Status
-	(*HandshakeRequest)(nil),   // 3: proofd.engine.v1.HandshakeRequest
-	(*HandshakeResponse)(nil),  // 4: proofd.engine.v1.HandshakeResponse
-	(*HealthRequest)(nil),      // 5: proofd.engine.v1.HealthRequest
-	(*HealthResponse)(nil),     // 6: proofd.engine.v1.HealthResponse
-	(*ShutdownRequest)(nil),    // 7: proofd.engine.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),   // 8: proofd.engine.v1.ShutdownResponse
-	(*HasRequest)(nil),         // 9: proofd.engine.v1.HasRequest
-	(*HasResponse)(nil),        // 10: proofd.engine.v1.HasResponse
-	(*UploadRequest)(nil),      // 11: proofd.engine.v1.UploadRequest
-	(*UploadHeader)(nil),       // 12: proofd.engine.v1.UploadHeader
-	(*UploadResponse)(nil),     // 13: proofd.engine.v1.UploadResponse
-	(*DownloadRequest)(nil),    // 14: proofd.engine.v1.DownloadRequest
-	(*DownloadResponse)(nil),   // 15: proofd.engine.v1.DownloadResponse
-	(*Timing)(nil),             // 16: proofd.engine.v1.Timing
-	(*MissingArtifacts)(nil),   // 17: proofd.engine.v1.MissingArtifacts
-	(*BadInput)(nil),           // 18: proofd.engine.v1.BadInput
-	(*SetupRequest)(nil),       // 19: proofd.engine.v1.SetupRequest
-	(*SetupResponse)(nil),      // 20: proofd.engine.v1.SetupResponse
-	(*ProveRequest)(nil),       // 21: proofd.engine.v1.ProveRequest
-	(*ProveResponse)(nil),      // 22: proofd.engine.v1.ProveResponse
-	(*VerifyRequest)(nil),      // 23: proofd.engine.v1.VerifyRequest
-	(*VerifyResponse)(nil),     // 24: proofd.engine.v1.VerifyResponse
-	(*StatsRequest)(nil),       // 25: proofd.engine.v1.StatsRequest
-	(*StatsResponse)(nil),      // 26: proofd.engine.v1.StatsResponse
-	(*CheckRequest)(nil),       // 27: proofd.engine.v1.CheckRequest
-	(*CheckResponse)(nil),      // 28: proofd.engine.v1.CheckResponse
-	(*SolidityRequest)(nil),    // 29: proofd.engine.v1.SolidityRequest
-	(*SolidityResponse)(nil),   // 30: proofd.engine.v1.SolidityResponse
-	(*Preimage)(nil),           // 31: proofd.engine.v1.Preimage
-	(*VmLoadRequest)(nil),      // 32: proofd.engine.v1.VmLoadRequest
-	(*VmLoadResponse)(nil),     // 33: proofd.engine.v1.VmLoadResponse
-	(*VmStepRequest)(nil),      // 34: proofd.engine.v1.VmStepRequest
-	(*VmClaimResponse)(nil),    // 35: proofd.engine.v1.VmClaimResponse
-	(*VmStepDataResponse)(nil), // 36: proofd.engine.v1.VmStepDataResponse
-	(*VmFinalRequest)(nil),     // 37: proofd.engine.v1.VmFinalRequest
-	(*VmUnloadRequest)(nil),    // 38: proofd.engine.v1.VmUnloadRequest
-	(*VmUnloadResponse)(nil),   // 39: proofd.engine.v1.VmUnloadResponse
+	(OracleHash)(0),             // 0: proofd.engine.v1.OracleHash
+	(Scheme)(0),                 // 1: proofd.engine.v1.Scheme
+	(ProofTarget)(0),            // 2: proofd.engine.v1.ProofTarget
+	(HealthResponse_Status)(0),  // 3: proofd.engine.v1.HealthResponse.Status
+	(*NoirProveRequest)(nil),    // 4: proofd.engine.v1.NoirProveRequest
+	(*NoirProveResponse)(nil),   // 5: proofd.engine.v1.NoirProveResponse
+	(*NoirVerifyRequest)(nil),   // 6: proofd.engine.v1.NoirVerifyRequest
+	(*NoirVkRequest)(nil),       // 7: proofd.engine.v1.NoirVkRequest
+	(*NoirVkResponse)(nil),      // 8: proofd.engine.v1.NoirVkResponse
+	(*NoirStatsRequest)(nil),    // 9: proofd.engine.v1.NoirStatsRequest
+	(*NoirStatsResponse)(nil),   // 10: proofd.engine.v1.NoirStatsResponse
+	(*NoirCheckRequest)(nil),    // 11: proofd.engine.v1.NoirCheckRequest
+	(*NoirSolidityRequest)(nil), // 12: proofd.engine.v1.NoirSolidityRequest
+	(*HandshakeRequest)(nil),    // 13: proofd.engine.v1.HandshakeRequest
+	(*HandshakeResponse)(nil),   // 14: proofd.engine.v1.HandshakeResponse
+	(*HealthRequest)(nil),       // 15: proofd.engine.v1.HealthRequest
+	(*HealthResponse)(nil),      // 16: proofd.engine.v1.HealthResponse
+	(*ShutdownRequest)(nil),     // 17: proofd.engine.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),    // 18: proofd.engine.v1.ShutdownResponse
+	(*HasRequest)(nil),          // 19: proofd.engine.v1.HasRequest
+	(*HasResponse)(nil),         // 20: proofd.engine.v1.HasResponse
+	(*UploadRequest)(nil),       // 21: proofd.engine.v1.UploadRequest
+	(*UploadHeader)(nil),        // 22: proofd.engine.v1.UploadHeader
+	(*UploadResponse)(nil),      // 23: proofd.engine.v1.UploadResponse
+	(*DownloadRequest)(nil),     // 24: proofd.engine.v1.DownloadRequest
+	(*DownloadResponse)(nil),    // 25: proofd.engine.v1.DownloadResponse
+	(*Timing)(nil),              // 26: proofd.engine.v1.Timing
+	(*MissingArtifacts)(nil),    // 27: proofd.engine.v1.MissingArtifacts
+	(*BadInput)(nil),            // 28: proofd.engine.v1.BadInput
+	(*SetupRequest)(nil),        // 29: proofd.engine.v1.SetupRequest
+	(*SetupResponse)(nil),       // 30: proofd.engine.v1.SetupResponse
+	(*ProveRequest)(nil),        // 31: proofd.engine.v1.ProveRequest
+	(*ProveResponse)(nil),       // 32: proofd.engine.v1.ProveResponse
+	(*VerifyRequest)(nil),       // 33: proofd.engine.v1.VerifyRequest
+	(*VerifyResponse)(nil),      // 34: proofd.engine.v1.VerifyResponse
+	(*StatsRequest)(nil),        // 35: proofd.engine.v1.StatsRequest
+	(*StatsResponse)(nil),       // 36: proofd.engine.v1.StatsResponse
+	(*CheckRequest)(nil),        // 37: proofd.engine.v1.CheckRequest
+	(*CheckResponse)(nil),       // 38: proofd.engine.v1.CheckResponse
+	(*SolidityRequest)(nil),     // 39: proofd.engine.v1.SolidityRequest
+	(*SolidityResponse)(nil),    // 40: proofd.engine.v1.SolidityResponse
+	(*Preimage)(nil),            // 41: proofd.engine.v1.Preimage
+	(*VmLoadRequest)(nil),       // 42: proofd.engine.v1.VmLoadRequest
+	(*VmLoadResponse)(nil),      // 43: proofd.engine.v1.VmLoadResponse
+	(*VmStepRequest)(nil),       // 44: proofd.engine.v1.VmStepRequest
+	(*VmClaimResponse)(nil),     // 45: proofd.engine.v1.VmClaimResponse
+	(*VmStepDataResponse)(nil),  // 46: proofd.engine.v1.VmStepDataResponse
+	(*VmFinalRequest)(nil),      // 47: proofd.engine.v1.VmFinalRequest
+	(*VmUnloadRequest)(nil),     // 48: proofd.engine.v1.VmUnloadRequest
+	(*VmUnloadResponse)(nil),    // 49: proofd.engine.v1.VmUnloadResponse
 }
 var file_proto_enginev1_engine_proto_depIdxs = []int32{
-	2,  // 0: proofd.engine.v1.HealthResponse.status:type_name -> proofd.engine.v1.HealthResponse.Status
-	12, // 1: proofd.engine.v1.UploadRequest.header:type_name -> proofd.engine.v1.UploadHeader
-	0,  // 2: proofd.engine.v1.SetupRequest.scheme:type_name -> proofd.engine.v1.Scheme
-	16, // 3: proofd.engine.v1.SetupResponse.timings:type_name -> proofd.engine.v1.Timing
-	1,  // 4: proofd.engine.v1.ProveRequest.target:type_name -> proofd.engine.v1.ProofTarget
-	16, // 5: proofd.engine.v1.ProveResponse.timings:type_name -> proofd.engine.v1.Timing
-	1,  // 6: proofd.engine.v1.VerifyRequest.target:type_name -> proofd.engine.v1.ProofTarget
-	16, // 7: proofd.engine.v1.VerifyResponse.timings:type_name -> proofd.engine.v1.Timing
-	0,  // 8: proofd.engine.v1.StatsResponse.scheme:type_name -> proofd.engine.v1.Scheme
-	16, // 9: proofd.engine.v1.StatsResponse.timings:type_name -> proofd.engine.v1.Timing
-	16, // 10: proofd.engine.v1.CheckResponse.timings:type_name -> proofd.engine.v1.Timing
-	16, // 11: proofd.engine.v1.SolidityResponse.timings:type_name -> proofd.engine.v1.Timing
-	31, // 12: proofd.engine.v1.VmLoadRequest.preimages:type_name -> proofd.engine.v1.Preimage
-	16, // 13: proofd.engine.v1.VmLoadResponse.timings:type_name -> proofd.engine.v1.Timing
-	16, // 14: proofd.engine.v1.VmClaimResponse.timings:type_name -> proofd.engine.v1.Timing
-	16, // 15: proofd.engine.v1.VmStepDataResponse.timings:type_name -> proofd.engine.v1.Timing
-	3,  // 16: proofd.engine.v1.Engine.Handshake:input_type -> proofd.engine.v1.HandshakeRequest
-	5,  // 17: proofd.engine.v1.Engine.Health:input_type -> proofd.engine.v1.HealthRequest
-	7,  // 18: proofd.engine.v1.Engine.Shutdown:input_type -> proofd.engine.v1.ShutdownRequest
-	9,  // 19: proofd.engine.v1.Engine.Has:input_type -> proofd.engine.v1.HasRequest
-	11, // 20: proofd.engine.v1.Engine.Upload:input_type -> proofd.engine.v1.UploadRequest
-	14, // 21: proofd.engine.v1.Engine.Download:input_type -> proofd.engine.v1.DownloadRequest
-	19, // 22: proofd.engine.v1.Snark.Setup:input_type -> proofd.engine.v1.SetupRequest
-	21, // 23: proofd.engine.v1.Snark.Prove:input_type -> proofd.engine.v1.ProveRequest
-	23, // 24: proofd.engine.v1.Snark.Verify:input_type -> proofd.engine.v1.VerifyRequest
-	25, // 25: proofd.engine.v1.Snark.Stats:input_type -> proofd.engine.v1.StatsRequest
-	27, // 26: proofd.engine.v1.Snark.Check:input_type -> proofd.engine.v1.CheckRequest
-	29, // 27: proofd.engine.v1.Snark.Solidity:input_type -> proofd.engine.v1.SolidityRequest
-	32, // 28: proofd.engine.v1.Vm.Load:input_type -> proofd.engine.v1.VmLoadRequest
-	34, // 29: proofd.engine.v1.Vm.Claim:input_type -> proofd.engine.v1.VmStepRequest
-	34, // 30: proofd.engine.v1.Vm.StepData:input_type -> proofd.engine.v1.VmStepRequest
-	37, // 31: proofd.engine.v1.Vm.Final:input_type -> proofd.engine.v1.VmFinalRequest
-	38, // 32: proofd.engine.v1.Vm.Unload:input_type -> proofd.engine.v1.VmUnloadRequest
-	4,  // 33: proofd.engine.v1.Engine.Handshake:output_type -> proofd.engine.v1.HandshakeResponse
-	6,  // 34: proofd.engine.v1.Engine.Health:output_type -> proofd.engine.v1.HealthResponse
-	8,  // 35: proofd.engine.v1.Engine.Shutdown:output_type -> proofd.engine.v1.ShutdownResponse
-	10, // 36: proofd.engine.v1.Engine.Has:output_type -> proofd.engine.v1.HasResponse
-	13, // 37: proofd.engine.v1.Engine.Upload:output_type -> proofd.engine.v1.UploadResponse
-	15, // 38: proofd.engine.v1.Engine.Download:output_type -> proofd.engine.v1.DownloadResponse
-	20, // 39: proofd.engine.v1.Snark.Setup:output_type -> proofd.engine.v1.SetupResponse
-	22, // 40: proofd.engine.v1.Snark.Prove:output_type -> proofd.engine.v1.ProveResponse
-	24, // 41: proofd.engine.v1.Snark.Verify:output_type -> proofd.engine.v1.VerifyResponse
-	26, // 42: proofd.engine.v1.Snark.Stats:output_type -> proofd.engine.v1.StatsResponse
-	28, // 43: proofd.engine.v1.Snark.Check:output_type -> proofd.engine.v1.CheckResponse
-	30, // 44: proofd.engine.v1.Snark.Solidity:output_type -> proofd.engine.v1.SolidityResponse
-	33, // 45: proofd.engine.v1.Vm.Load:output_type -> proofd.engine.v1.VmLoadResponse
-	35, // 46: proofd.engine.v1.Vm.Claim:output_type -> proofd.engine.v1.VmClaimResponse
-	36, // 47: proofd.engine.v1.Vm.StepData:output_type -> proofd.engine.v1.VmStepDataResponse
-	35, // 48: proofd.engine.v1.Vm.Final:output_type -> proofd.engine.v1.VmClaimResponse
-	39, // 49: proofd.engine.v1.Vm.Unload:output_type -> proofd.engine.v1.VmUnloadResponse
-	33, // [33:50] is the sub-list for method output_type
-	16, // [16:33] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	0,  // 0: proofd.engine.v1.NoirProveRequest.oracle_hash:type_name -> proofd.engine.v1.OracleHash
+	26, // 1: proofd.engine.v1.NoirProveResponse.timings:type_name -> proofd.engine.v1.Timing
+	0,  // 2: proofd.engine.v1.NoirVerifyRequest.oracle_hash:type_name -> proofd.engine.v1.OracleHash
+	0,  // 3: proofd.engine.v1.NoirVkRequest.oracle_hash:type_name -> proofd.engine.v1.OracleHash
+	26, // 4: proofd.engine.v1.NoirVkResponse.timings:type_name -> proofd.engine.v1.Timing
+	26, // 5: proofd.engine.v1.NoirStatsResponse.timings:type_name -> proofd.engine.v1.Timing
+	3,  // 6: proofd.engine.v1.HealthResponse.status:type_name -> proofd.engine.v1.HealthResponse.Status
+	22, // 7: proofd.engine.v1.UploadRequest.header:type_name -> proofd.engine.v1.UploadHeader
+	1,  // 8: proofd.engine.v1.SetupRequest.scheme:type_name -> proofd.engine.v1.Scheme
+	26, // 9: proofd.engine.v1.SetupResponse.timings:type_name -> proofd.engine.v1.Timing
+	2,  // 10: proofd.engine.v1.ProveRequest.target:type_name -> proofd.engine.v1.ProofTarget
+	26, // 11: proofd.engine.v1.ProveResponse.timings:type_name -> proofd.engine.v1.Timing
+	2,  // 12: proofd.engine.v1.VerifyRequest.target:type_name -> proofd.engine.v1.ProofTarget
+	26, // 13: proofd.engine.v1.VerifyResponse.timings:type_name -> proofd.engine.v1.Timing
+	1,  // 14: proofd.engine.v1.StatsResponse.scheme:type_name -> proofd.engine.v1.Scheme
+	26, // 15: proofd.engine.v1.StatsResponse.timings:type_name -> proofd.engine.v1.Timing
+	26, // 16: proofd.engine.v1.CheckResponse.timings:type_name -> proofd.engine.v1.Timing
+	26, // 17: proofd.engine.v1.SolidityResponse.timings:type_name -> proofd.engine.v1.Timing
+	41, // 18: proofd.engine.v1.VmLoadRequest.preimages:type_name -> proofd.engine.v1.Preimage
+	26, // 19: proofd.engine.v1.VmLoadResponse.timings:type_name -> proofd.engine.v1.Timing
+	26, // 20: proofd.engine.v1.VmClaimResponse.timings:type_name -> proofd.engine.v1.Timing
+	26, // 21: proofd.engine.v1.VmStepDataResponse.timings:type_name -> proofd.engine.v1.Timing
+	13, // 22: proofd.engine.v1.Engine.Handshake:input_type -> proofd.engine.v1.HandshakeRequest
+	15, // 23: proofd.engine.v1.Engine.Health:input_type -> proofd.engine.v1.HealthRequest
+	17, // 24: proofd.engine.v1.Engine.Shutdown:input_type -> proofd.engine.v1.ShutdownRequest
+	19, // 25: proofd.engine.v1.Engine.Has:input_type -> proofd.engine.v1.HasRequest
+	21, // 26: proofd.engine.v1.Engine.Upload:input_type -> proofd.engine.v1.UploadRequest
+	24, // 27: proofd.engine.v1.Engine.Download:input_type -> proofd.engine.v1.DownloadRequest
+	29, // 28: proofd.engine.v1.Snark.Setup:input_type -> proofd.engine.v1.SetupRequest
+	31, // 29: proofd.engine.v1.Snark.Prove:input_type -> proofd.engine.v1.ProveRequest
+	33, // 30: proofd.engine.v1.Snark.Verify:input_type -> proofd.engine.v1.VerifyRequest
+	35, // 31: proofd.engine.v1.Snark.Stats:input_type -> proofd.engine.v1.StatsRequest
+	37, // 32: proofd.engine.v1.Snark.Check:input_type -> proofd.engine.v1.CheckRequest
+	39, // 33: proofd.engine.v1.Snark.Solidity:input_type -> proofd.engine.v1.SolidityRequest
+	42, // 34: proofd.engine.v1.Vm.Load:input_type -> proofd.engine.v1.VmLoadRequest
+	44, // 35: proofd.engine.v1.Vm.Claim:input_type -> proofd.engine.v1.VmStepRequest
+	44, // 36: proofd.engine.v1.Vm.StepData:input_type -> proofd.engine.v1.VmStepRequest
+	47, // 37: proofd.engine.v1.Vm.Final:input_type -> proofd.engine.v1.VmFinalRequest
+	48, // 38: proofd.engine.v1.Vm.Unload:input_type -> proofd.engine.v1.VmUnloadRequest
+	4,  // 39: proofd.engine.v1.Noir.Prove:input_type -> proofd.engine.v1.NoirProveRequest
+	6,  // 40: proofd.engine.v1.Noir.Verify:input_type -> proofd.engine.v1.NoirVerifyRequest
+	7,  // 41: proofd.engine.v1.Noir.Vk:input_type -> proofd.engine.v1.NoirVkRequest
+	9,  // 42: proofd.engine.v1.Noir.Stats:input_type -> proofd.engine.v1.NoirStatsRequest
+	11, // 43: proofd.engine.v1.Noir.Check:input_type -> proofd.engine.v1.NoirCheckRequest
+	12, // 44: proofd.engine.v1.Noir.Solidity:input_type -> proofd.engine.v1.NoirSolidityRequest
+	14, // 45: proofd.engine.v1.Engine.Handshake:output_type -> proofd.engine.v1.HandshakeResponse
+	16, // 46: proofd.engine.v1.Engine.Health:output_type -> proofd.engine.v1.HealthResponse
+	18, // 47: proofd.engine.v1.Engine.Shutdown:output_type -> proofd.engine.v1.ShutdownResponse
+	20, // 48: proofd.engine.v1.Engine.Has:output_type -> proofd.engine.v1.HasResponse
+	23, // 49: proofd.engine.v1.Engine.Upload:output_type -> proofd.engine.v1.UploadResponse
+	25, // 50: proofd.engine.v1.Engine.Download:output_type -> proofd.engine.v1.DownloadResponse
+	30, // 51: proofd.engine.v1.Snark.Setup:output_type -> proofd.engine.v1.SetupResponse
+	32, // 52: proofd.engine.v1.Snark.Prove:output_type -> proofd.engine.v1.ProveResponse
+	34, // 53: proofd.engine.v1.Snark.Verify:output_type -> proofd.engine.v1.VerifyResponse
+	36, // 54: proofd.engine.v1.Snark.Stats:output_type -> proofd.engine.v1.StatsResponse
+	38, // 55: proofd.engine.v1.Snark.Check:output_type -> proofd.engine.v1.CheckResponse
+	40, // 56: proofd.engine.v1.Snark.Solidity:output_type -> proofd.engine.v1.SolidityResponse
+	43, // 57: proofd.engine.v1.Vm.Load:output_type -> proofd.engine.v1.VmLoadResponse
+	45, // 58: proofd.engine.v1.Vm.Claim:output_type -> proofd.engine.v1.VmClaimResponse
+	46, // 59: proofd.engine.v1.Vm.StepData:output_type -> proofd.engine.v1.VmStepDataResponse
+	45, // 60: proofd.engine.v1.Vm.Final:output_type -> proofd.engine.v1.VmClaimResponse
+	49, // 61: proofd.engine.v1.Vm.Unload:output_type -> proofd.engine.v1.VmUnloadResponse
+	5,  // 62: proofd.engine.v1.Noir.Prove:output_type -> proofd.engine.v1.NoirProveResponse
+	34, // 63: proofd.engine.v1.Noir.Verify:output_type -> proofd.engine.v1.VerifyResponse
+	8,  // 64: proofd.engine.v1.Noir.Vk:output_type -> proofd.engine.v1.NoirVkResponse
+	10, // 65: proofd.engine.v1.Noir.Stats:output_type -> proofd.engine.v1.NoirStatsResponse
+	38, // 66: proofd.engine.v1.Noir.Check:output_type -> proofd.engine.v1.CheckResponse
+	40, // 67: proofd.engine.v1.Noir.Solidity:output_type -> proofd.engine.v1.SolidityResponse
+	45, // [45:68] is the sub-list for method output_type
+	22, // [22:45] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_proto_enginev1_engine_proto_init() }
@@ -2787,7 +3436,7 @@ func file_proto_enginev1_engine_proto_init() {
 	if File_proto_enginev1_engine_proto != nil {
 		return
 	}
-	file_proto_enginev1_engine_proto_msgTypes[8].OneofWrappers = []any{
+	file_proto_enginev1_engine_proto_msgTypes[17].OneofWrappers = []any{
 		(*UploadRequest_Header)(nil),
 		(*UploadRequest_Chunk)(nil),
 	}
@@ -2796,10 +3445,10 @@ func file_proto_enginev1_engine_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_enginev1_engine_proto_rawDesc), len(file_proto_enginev1_engine_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   37,
+			NumEnums:      4,
+			NumMessages:   46,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_proto_enginev1_engine_proto_goTypes,
 		DependencyIndexes: file_proto_enginev1_engine_proto_depIdxs,

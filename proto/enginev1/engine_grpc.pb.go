@@ -909,3 +909,321 @@ var Vm_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "proto/enginev1/engine.proto",
 }
+
+const (
+	Noir_Prove_FullMethodName    = "/proofd.engine.v1.Noir/Prove"
+	Noir_Verify_FullMethodName   = "/proofd.engine.v1.Noir/Verify"
+	Noir_Vk_FullMethodName       = "/proofd.engine.v1.Noir/Vk"
+	Noir_Stats_FullMethodName    = "/proofd.engine.v1.Noir/Stats"
+	Noir_Check_FullMethodName    = "/proofd.engine.v1.Noir/Check"
+	Noir_Solidity_FullMethodName = "/proofd.engine.v1.Noir/Solidity"
+)
+
+// NoirClient is the client API for Noir service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Noir is served by the bb engine: Noir programs (ACIR) proven by Aztec's
+// barretenberg (`bb`) with UltraHonk over BN254. A circuit is an artifact:
+// the ACIR bytecode, that is a Noir artifact's base64 `bytecode` decoded
+// and gunzipped, uploaded once and named by its digest; so is a verifying
+// key (bb's vk bytes). Witnesses (a Noir witness, gunzipped), proofs and
+// public inputs travel inline; proofs and public inputs are bb's 32-byte
+// field elements, concatenated. A circuit over the engine's CRS (bb's
+// dyadic size) is refused with BadInput "circuit" before bb sees it.
+type NoirClient interface {
+	Prove(ctx context.Context, in *NoirProveRequest, opts ...grpc.CallOption) (*NoirProveResponse, error)
+	Verify(ctx context.Context, in *NoirVerifyRequest, opts ...grpc.CallOption) (*VerifyResponse, error)
+	// Vk computes a circuit's verifying key; it stays resident (its digest
+	// names it in Verify and Solidity).
+	Vk(ctx context.Context, in *NoirVkRequest, opts ...grpc.CallOption) (*NoirVkResponse, error)
+	Stats(ctx context.Context, in *NoirStatsRequest, opts ...grpc.CallOption) (*NoirStatsResponse, error)
+	// Check says whether a witness satisfies the circuit (bb 5.0.0 has no
+	// witness check of its own: the engine proves and discards the proof).
+	Check(ctx context.Context, in *NoirCheckRequest, opts ...grpc.CallOption) (*CheckResponse, error)
+	Solidity(ctx context.Context, in *NoirSolidityRequest, opts ...grpc.CallOption) (*SolidityResponse, error)
+}
+
+type noirClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewNoirClient(cc grpc.ClientConnInterface) NoirClient {
+	return &noirClient{cc}
+}
+
+func (c *noirClient) Prove(ctx context.Context, in *NoirProveRequest, opts ...grpc.CallOption) (*NoirProveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NoirProveResponse)
+	err := c.cc.Invoke(ctx, Noir_Prove_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *noirClient) Verify(ctx context.Context, in *NoirVerifyRequest, opts ...grpc.CallOption) (*VerifyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyResponse)
+	err := c.cc.Invoke(ctx, Noir_Verify_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *noirClient) Vk(ctx context.Context, in *NoirVkRequest, opts ...grpc.CallOption) (*NoirVkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NoirVkResponse)
+	err := c.cc.Invoke(ctx, Noir_Vk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *noirClient) Stats(ctx context.Context, in *NoirStatsRequest, opts ...grpc.CallOption) (*NoirStatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NoirStatsResponse)
+	err := c.cc.Invoke(ctx, Noir_Stats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *noirClient) Check(ctx context.Context, in *NoirCheckRequest, opts ...grpc.CallOption) (*CheckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckResponse)
+	err := c.cc.Invoke(ctx, Noir_Check_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *noirClient) Solidity(ctx context.Context, in *NoirSolidityRequest, opts ...grpc.CallOption) (*SolidityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SolidityResponse)
+	err := c.cc.Invoke(ctx, Noir_Solidity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NoirServer is the server API for Noir service.
+// All implementations must embed UnimplementedNoirServer
+// for forward compatibility.
+//
+// Noir is served by the bb engine: Noir programs (ACIR) proven by Aztec's
+// barretenberg (`bb`) with UltraHonk over BN254. A circuit is an artifact:
+// the ACIR bytecode, that is a Noir artifact's base64 `bytecode` decoded
+// and gunzipped, uploaded once and named by its digest; so is a verifying
+// key (bb's vk bytes). Witnesses (a Noir witness, gunzipped), proofs and
+// public inputs travel inline; proofs and public inputs are bb's 32-byte
+// field elements, concatenated. A circuit over the engine's CRS (bb's
+// dyadic size) is refused with BadInput "circuit" before bb sees it.
+type NoirServer interface {
+	Prove(context.Context, *NoirProveRequest) (*NoirProveResponse, error)
+	Verify(context.Context, *NoirVerifyRequest) (*VerifyResponse, error)
+	// Vk computes a circuit's verifying key; it stays resident (its digest
+	// names it in Verify and Solidity).
+	Vk(context.Context, *NoirVkRequest) (*NoirVkResponse, error)
+	Stats(context.Context, *NoirStatsRequest) (*NoirStatsResponse, error)
+	// Check says whether a witness satisfies the circuit (bb 5.0.0 has no
+	// witness check of its own: the engine proves and discards the proof).
+	Check(context.Context, *NoirCheckRequest) (*CheckResponse, error)
+	Solidity(context.Context, *NoirSolidityRequest) (*SolidityResponse, error)
+	mustEmbedUnimplementedNoirServer()
+}
+
+// UnimplementedNoirServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedNoirServer struct{}
+
+func (UnimplementedNoirServer) Prove(context.Context, *NoirProveRequest) (*NoirProveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Prove not implemented")
+}
+func (UnimplementedNoirServer) Verify(context.Context, *NoirVerifyRequest) (*VerifyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Verify not implemented")
+}
+func (UnimplementedNoirServer) Vk(context.Context, *NoirVkRequest) (*NoirVkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Vk not implemented")
+}
+func (UnimplementedNoirServer) Stats(context.Context, *NoirStatsRequest) (*NoirStatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
+}
+func (UnimplementedNoirServer) Check(context.Context, *NoirCheckRequest) (*CheckResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Check not implemented")
+}
+func (UnimplementedNoirServer) Solidity(context.Context, *NoirSolidityRequest) (*SolidityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Solidity not implemented")
+}
+func (UnimplementedNoirServer) mustEmbedUnimplementedNoirServer() {}
+func (UnimplementedNoirServer) testEmbeddedByValue()              {}
+
+// UnsafeNoirServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to NoirServer will
+// result in compilation errors.
+type UnsafeNoirServer interface {
+	mustEmbedUnimplementedNoirServer()
+}
+
+func RegisterNoirServer(s grpc.ServiceRegistrar, srv NoirServer) {
+	// If the following call panics, it indicates UnimplementedNoirServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Noir_ServiceDesc, srv)
+}
+
+func _Noir_Prove_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NoirProveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NoirServer).Prove(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Noir_Prove_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NoirServer).Prove(ctx, req.(*NoirProveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Noir_Verify_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NoirVerifyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NoirServer).Verify(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Noir_Verify_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NoirServer).Verify(ctx, req.(*NoirVerifyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Noir_Vk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NoirVkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NoirServer).Vk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Noir_Vk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NoirServer).Vk(ctx, req.(*NoirVkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Noir_Stats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NoirStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NoirServer).Stats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Noir_Stats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NoirServer).Stats(ctx, req.(*NoirStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Noir_Check_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NoirCheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NoirServer).Check(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Noir_Check_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NoirServer).Check(ctx, req.(*NoirCheckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Noir_Solidity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NoirSolidityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NoirServer).Solidity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Noir_Solidity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NoirServer).Solidity(ctx, req.(*NoirSolidityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Noir_ServiceDesc is the grpc.ServiceDesc for Noir service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Noir_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "proofd.engine.v1.Noir",
+	HandlerType: (*NoirServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Prove",
+			Handler:    _Noir_Prove_Handler,
+		},
+		{
+			MethodName: "Verify",
+			Handler:    _Noir_Verify_Handler,
+		},
+		{
+			MethodName: "Vk",
+			Handler:    _Noir_Vk_Handler,
+		},
+		{
+			MethodName: "Stats",
+			Handler:    _Noir_Stats_Handler,
+		},
+		{
+			MethodName: "Check",
+			Handler:    _Noir_Check_Handler,
+		},
+		{
+			MethodName: "Solidity",
+			Handler:    _Noir_Solidity_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "proto/enginev1/engine.proto",
+}
