@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/proofd/proofd/bb/bbengine"
 	"github.com/proofd/proofd/engine/host"
 	"github.com/proofd/proofd/engine/host/hostmetrics"
 	"github.com/proofd/proofd/snark"
@@ -31,6 +32,8 @@ func (a *app) engineCommand() *cobra.Command {
 	var preimageServers []string
 	var metricsAddr string
 	var metricsRemote bool
+	var bbPath string
+	var bbThreads int
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "serve an engine on a Unix socket (or TCP with mutual TLS); its address is announced on stdout",
@@ -56,6 +59,7 @@ func (a *app) engineCommand() *cobra.Command {
 				}
 			}
 			var cfg host.Config
+			var bbDied <-chan struct{} // closed if the bb engine's child dies
 			switch kind {
 			case "snark":
 				if len(preimageServers) > 0 {
@@ -70,8 +74,19 @@ func (a *app) engineCommand() *cobra.Command {
 				if cfg, err = vmengine.Config(a.logger(), vmengine.Options{PreimageServers: servers, Hooks: vmHooks}); err != nil {
 					return err
 				}
+			case "bb":
+				if len(preimageServers) > 0 {
+					return fmt.Errorf("--preimage-server: only the vm engine reads preimages")
+				}
+				eng, err := bbengine.New(a.logger(), bbengine.Options{BB: bbPath, Threads: bbThreads, Stderr: a.stderr})
+				if err != nil {
+					return err
+				}
+				defer eng.Stop()
+				cfg = eng.Config()
+				bbDied = eng.Died()
 			default:
-				return fmt.Errorf("--kind %q: want snark or vm", kind)
+				return fmt.Errorf("--kind %q: want snark, vm or bb", kind)
 			}
 			cfg.SocketPath = socket
 			cfg.ListenTCP, cfg.TLS = tcpAddr, tlsCfg
@@ -109,10 +124,33 @@ func (a *app) engineCommand() *cobra.Command {
 					cancel()
 				}()
 			}
+			if bbDied != nil {
+				// bb's death is the engine's: stop serving and exit non-zero,
+				// so the pool sees a dead engine and starts another.
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				defer cancel()
+				go func() {
+					select {
+					case <-bbDied:
+						cancel()
+					case <-ctx.Done():
+					}
+				}()
+				err := srv.Serve(ctx)
+				select {
+				case <-bbDied:
+					return errors.New("bb engine: bb exited; the engine stops")
+				default:
+					return err
+				}
+			}
 			return srv.Serve(ctx)
 		},
 	}
-	serve.Flags().StringVar(&kind, "kind", "snark", "which engine: snark (gnark) or vm (Cannon MIPS64)")
+	serve.Flags().StringVar(&kind, "kind", "snark", "which engine: snark (gnark), vm (Cannon MIPS64) or bb (Noir circuits on Aztec's barretenberg)")
+	serve.Flags().StringVar(&bbPath, "bb", "bb", "bb engine: the bb binary (scripts/install-bb.sh installs the pinned one and prints its path)")
+	serve.Flags().IntVar(&bbThreads, "bb-threads", 0, "bb engine: bb's threads (HARDWARE_CONCURRENCY; 0: one per core)")
 	serve.Flags().StringVar(&socket, "socket", "", "listen here instead of a fresh private directory")
 	serve.Flags().StringVar(&listen, "listen", "", "serve on tcp://HOST:PORT with mutual TLS instead of a Unix socket (needs --tls-cert, --tls-key, --client-ca)")
 	serve.Flags().StringVar(&tlsFlags.cert, "tls-cert", "", "with --listen: the engine's certificate (PEM)")
