@@ -29,6 +29,16 @@ func spawnOptions(t *testing.T) engine.SpawnOptions {
 	}
 }
 
+// spawnOptionsIn are spawnOptions with the engine's TMPDIR in tmp, where
+// its socket directory and bb's CRS copy go: an engine killed with SIGKILL
+// cannot remove them, so the test's own temporary directory collects them.
+func spawnOptionsIn(t *testing.T, tmp string) engine.SpawnOptions {
+	t.Helper()
+	o := spawnOptions(t)
+	o.Env = append(os.Environ(), "TMPDIR="+tmp)
+	return o
+}
+
 // spawn starts a bb engine process; it is closed when the test ends (an
 // engine the test killed closes without an error).
 func spawn(t *testing.T) *engine.Conn {
