@@ -2,80 +2,25 @@ package bbapi_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/proofd/proofd/bb/bbapi"
+	"github.com/proofd/proofd/bb/bbtest"
 	"github.com/proofd/proofd/bb/crs"
 	"github.com/proofd/proofd/engine/enginetest"
 )
 
 func TestMain(m *testing.M) { enginetest.Main(m) }
-
-// root is the repository root, two levels above this package.
-var root = filepath.Join("..", "..")
-
-var (
-	bbOnce sync.Once
-	bbBin  string
-	bbWhy  string
-)
-
-// bbPath finds the bb binary: $PROOFD_BB, else what scripts/install-bb.sh
-// installs (it prints the path). Without one the test is skipped, or fails
-// when PROOFD_REQUIRE_BB=1.
-func bbPath(t *testing.T) string {
-	t.Helper()
-	bbOnce.Do(func() {
-		if p := os.Getenv("PROOFD_BB"); p != "" {
-			bbBin = p
-			return
-		}
-		script := filepath.Join(root, "scripts", "install-bb.sh")
-		if _, err := os.Stat(script); err != nil {
-			bbWhy = "no $PROOFD_BB and no scripts/install-bb.sh"
-			return
-		}
-		var stderr bytes.Buffer
-		cmd := exec.Command(script)
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			bbWhy = "scripts/install-bb.sh: " + err.Error() + ": " + stderr.String()
-			return
-		}
-		bbBin = strings.TrimSpace(string(out))
-	})
-	if bbBin == "" {
-		need(t, "no bb: "+bbWhy+" (set PROOFD_BB or run scripts/install-bb.sh)")
-	}
-	return bbBin
-}
-
-// need skips the test for a missing prerequisite, or fails it when
-// PROOFD_REQUIRE_BB=1 says bb tests must run.
-func need(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("PROOFD_REQUIRE_BB") == "1" {
-		t.Fatalf("PROOFD_REQUIRE_BB=1 but %s", what)
-	}
-	t.Skipf("skipped: %s", what)
-}
 
 // crsDir is a writable copy of the committed CRS.
 func crsDir(t *testing.T) string {
@@ -87,56 +32,11 @@ func crsDir(t *testing.T) string {
 	return dir
 }
 
-// fixture is a Noir circuit from testdata/noir: its ACIR bytecode and
-// witness as bb takes them.
-type fixture struct {
-	name     string
-	bytecode []byte
-	witness  []byte
-}
-
-func loadFixture(t *testing.T, name string) fixture {
-	t.Helper()
-	dir := filepath.Join(root, "testdata", "noir", name)
-	art, err := os.ReadFile(filepath.Join(dir, "circuit.json"))
-	if err != nil {
-		need(t, "no Noir fixture: "+err.Error())
-	}
-	var a struct {
-		Bytecode string `json:"bytecode"`
-	}
-	if err := json.Unmarshal(art, &a); err != nil {
-		t.Fatalf("%s/circuit.json: %v", name, err)
-	}
-	gz, err := base64.StdEncoding.DecodeString(a.Bytecode)
-	if err != nil {
-		t.Fatalf("%s/circuit.json bytecode: %v", name, err)
-	}
-	wgz, err := os.ReadFile(filepath.Join(dir, "witness.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fixture{name: name, bytecode: gunzip(t, gz), witness: gunzip(t, wgz)}
-}
-
-func gunzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	r, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // start starts bb on one thread with a fresh CRS copy; Close runs at the
 // end of the test.
 func start(t *testing.T) *bbapi.Process {
 	t.Helper()
-	p, err := bbapi.Start(bbapi.Config{Path: bbPath(t), CRSDir: crsDir(t), Threads: 1})
+	p, err := bbapi.Start(bbapi.Config{Path: bbtest.BB(t), CRSDir: crsDir(t), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,10 +44,11 @@ func start(t *testing.T) *bbapi.Process {
 	return p
 }
 
-func (f fixture) prove(settings bbapi.Settings) *bbapi.CircuitProve {
+// prove is the request that proves a fixture.
+func prove(f bbtest.Fixture, settings bbapi.Settings) *bbapi.CircuitProve {
 	return &bbapi.CircuitProve{
-		Circuit:  bbapi.CircuitInput{Name: f.name, Bytecode: f.bytecode},
-		Witness:  f.witness,
+		Circuit:  bbapi.CircuitInput{Name: f.Name, Bytecode: f.ACIR},
+		Witness:  f.Witness,
 		Settings: settings,
 	}
 }
@@ -159,10 +60,10 @@ var (
 
 func TestProveVerifyRoundTrip(t *testing.T) {
 	p := start(t)
-	tiny := loadFixture(t, "tiny")
+	tiny := bbtest.Load(t, "tiny")
 	ctx := context.Background()
 	t0 := time.Now()
-	pr, err := p.Prove(ctx, tiny.prove(poseidon2))
+	pr, err := p.Prove(ctx, prove(tiny, poseidon2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,9 +97,9 @@ func TestProveVerifyRoundTrip(t *testing.T) {
 // way it keeps serving.
 func TestTamperedProof(t *testing.T) {
 	p := start(t)
-	tiny := loadFixture(t, "tiny")
+	tiny := bbtest.Load(t, "tiny")
 	ctx := context.Background()
-	pr, err := p.Prove(ctx, tiny.prove(poseidon2))
+	pr, err := p.Prove(ctx, prove(tiny, poseidon2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,9 +135,9 @@ func TestTamperedProof(t *testing.T) {
 // Junk bytecode gets a *BBError and bb serves the next call.
 func TestJunkBytecode(t *testing.T) {
 	p := start(t)
-	tiny := loadFixture(t, "tiny")
+	tiny := bbtest.Load(t, "tiny")
 	ctx := context.Background()
-	junk := tiny.prove(poseidon2)
+	junk := prove(tiny, poseidon2)
 	junk.Circuit.Bytecode = []byte("this is not ACIR")
 	_, err := p.Prove(ctx, junk)
 	var bbErr *bbapi.BBError
@@ -247,7 +148,7 @@ func TestJunkBytecode(t *testing.T) {
 		t.Fatalf("junk bytecode: %v is ErrDied", err)
 	}
 	t.Logf("junk bytecode: %v", err)
-	if _, err := p.Prove(ctx, tiny.prove(poseidon2)); err != nil {
+	if _, err := p.Prove(ctx, prove(tiny, poseidon2)); err != nil {
 		t.Fatalf("prove after junk: %v", err)
 	}
 }
@@ -256,9 +157,9 @@ func TestStats(t *testing.T) {
 	p := start(t)
 	ctx := context.Background()
 	for _, name := range []string{"tiny", "hashchain"} {
-		f := loadFixture(t, name)
+		f := bbtest.Load(t, name)
 		s, err := p.Stats(ctx, &bbapi.CircuitStats{
-			Circuit:               bbapi.CircuitInput{Name: name, Bytecode: f.bytecode},
+			Circuit:               bbapi.CircuitInput{Name: name, Bytecode: f.ACIR},
 			IncludeGatesPerOpcode: true,
 			Settings:              poseidon2,
 		})
@@ -279,9 +180,9 @@ func TestStats(t *testing.T) {
 // one Prove returns.
 func TestVkDeterministic(t *testing.T) {
 	p := start(t)
-	tiny := loadFixture(t, "tiny")
+	tiny := bbtest.Load(t, "tiny")
 	ctx := context.Background()
-	req := &bbapi.CircuitComputeVk{Circuit: bbapi.CircuitInputNoVK{Name: "tiny", Bytecode: tiny.bytecode}, Settings: poseidon2}
+	req := &bbapi.CircuitComputeVk{Circuit: bbapi.CircuitInputNoVK{Name: "tiny", Bytecode: tiny.ACIR}, Settings: poseidon2}
 	a, err := p.ComputeVk(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +194,7 @@ func TestVkDeterministic(t *testing.T) {
 	if len(a.Bytes) == 0 || !bytes.Equal(a.Bytes, b.Bytes) || !bytes.Equal(a.Hash, b.Hash) {
 		t.Fatalf("vk differs between two calls (%d and %d bytes)", len(a.Bytes), len(b.Bytes))
 	}
-	pr, err := p.Prove(ctx, tiny.prove(poseidon2))
+	pr, err := p.Prove(ctx, prove(tiny, poseidon2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,9 +208,9 @@ func TestVkDeterministic(t *testing.T) {
 // settings, and the Solidity verifier is made from its key.
 func TestKeccak(t *testing.T) {
 	p := start(t)
-	tiny := loadFixture(t, "tiny")
+	tiny := bbtest.Load(t, "tiny")
 	ctx := context.Background()
-	pr, err := p.Prove(ctx, tiny.prove(keccak))
+	pr, err := p.Prove(ctx, prove(tiny, keccak))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,11 +236,11 @@ func TestKeccak(t *testing.T) {
 // one, and bb is reaped.
 func TestKilledMidCall(t *testing.T) {
 	p := start(t)
-	f := loadFixture(t, "hashchain") // about 1.5 s to prove on one thread
+	f := bbtest.Load(t, "hashchain") // about 1.5 s to prove on one thread
 	ctx := context.Background()
 	time.AfterFunc(200*time.Millisecond, func() { syscall.Kill(p.Pid(), syscall.SIGKILL) })
 	t0 := time.Now()
-	_, err := p.Prove(ctx, f.prove(poseidon2))
+	_, err := p.Prove(ctx, prove(f, poseidon2))
 	if !errors.Is(err, bbapi.ErrDied) {
 		t.Fatalf("prove while bb is killed: %v, want ErrDied", err)
 	}
@@ -349,7 +250,7 @@ func TestKilledMidCall(t *testing.T) {
 	default:
 		t.Error("bb not reaped after ErrDied")
 	}
-	if _, err := p.Stats(ctx, &bbapi.CircuitStats{Circuit: bbapi.CircuitInput{Bytecode: f.bytecode}, Settings: poseidon2}); !errors.Is(err, bbapi.ErrDied) {
+	if _, err := p.Stats(ctx, &bbapi.CircuitStats{Circuit: bbapi.CircuitInput{Bytecode: f.ACIR}, Settings: poseidon2}); !errors.Is(err, bbapi.ErrDied) {
 		t.Errorf("call after the death: %v, want ErrDied", err)
 	}
 }
@@ -357,11 +258,11 @@ func TestKilledMidCall(t *testing.T) {
 // ctx done during a call kills bb: the error is both ctx's and ErrDied.
 func TestContextKillsBB(t *testing.T) {
 	p := start(t)
-	f := loadFixture(t, "hashchain")
+	f := bbtest.Load(t, "hashchain")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	t0 := time.Now()
-	_, err := p.Prove(ctx, f.prove(poseidon2))
+	_, err := p.Prove(ctx, prove(f, poseidon2))
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, bbapi.ErrDied) {
 		t.Fatalf("prove past its deadline: %v, want DeadlineExceeded and ErrDied", err)
 	}
@@ -378,8 +279,8 @@ func TestContextKillsBB(t *testing.T) {
 // Close shuts bb down cleanly and leaves no process.
 func TestCloseLeavesNoProcess(t *testing.T) {
 	p := start(t)
-	tiny := loadFixture(t, "tiny")
-	if _, err := p.Stats(context.Background(), &bbapi.CircuitStats{Circuit: bbapi.CircuitInput{Bytecode: tiny.bytecode}, Settings: poseidon2}); err != nil {
+	tiny := bbtest.Load(t, "tiny")
+	if _, err := p.Stats(context.Background(), &bbapi.CircuitStats{Circuit: bbapi.CircuitInput{Bytecode: tiny.ACIR}, Settings: poseidon2}); err != nil {
 		t.Fatal(err)
 	}
 	pid := p.Pid()
@@ -402,14 +303,14 @@ func TestCloseLeavesNoProcess(t *testing.T) {
 // Close during a long call does not wait past CloseTimeout: it kills bb,
 // and the call fails with ErrDied.
 func TestCloseDuringCall(t *testing.T) {
-	p, err := bbapi.Start(bbapi.Config{Path: bbPath(t), CRSDir: crsDir(t), Threads: 1, CloseTimeout: 200 * time.Millisecond})
+	p, err := bbapi.Start(bbapi.Config{Path: bbtest.BB(t), CRSDir: crsDir(t), Threads: 1, CloseTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := loadFixture(t, "hashchain")
+	f := bbtest.Load(t, "hashchain")
 	errc := make(chan error, 1)
 	go func() {
-		_, err := p.Prove(context.Background(), f.prove(poseidon2))
+		_, err := p.Prove(context.Background(), prove(f, poseidon2))
 		errc <- err
 	}()
 	time.Sleep(100 * time.Millisecond)
