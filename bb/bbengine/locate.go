@@ -27,7 +27,7 @@ func Locate(flag string) (path, from string, err error) {
 	if p := os.Getenv(EnvBB); p != "" {
 		return p, "$" + EnvBB, nil
 	}
-	if root, ok := repoRoot(); ok {
+	if root, ok := RepoRoot(); ok {
 		p := filepath.Join(root, CachePath)
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p, "the project cache", nil
@@ -39,9 +39,9 @@ func Locate(flag string) (path, from string, err error) {
 	return "", "", errors.New("no bb: pass --bb PATH, set $" + EnvBB + ", run scripts/install-bb.sh in the proofd repository, or put bb on $PATH")
 }
 
-// repoRoot is the proofd repository holding the working directory: the
+// RepoRoot is the proofd repository holding the working directory: the
 // nearest directory up whose go.mod declares module github.com/proofd/proofd.
-func repoRoot() (string, bool) {
+func RepoRoot() (string, bool) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", false

@@ -142,3 +142,21 @@ func TestNoirRecorderReplaysWithBB(t *testing.T) {
 	mustNoir(t, "verify", "--vk", filepath.Join(replay, "vk"), "--proof", filepath.Join(replay, "proof"),
 		"--public", filepath.Join(replay, "public_inputs"), "--oracle-hash", "keccak")
 }
+
+// TestBenchBBQuick: every path runs and every ratio is reported.
+func TestBenchBBQuick(t *testing.T) {
+	r := mustRun(t, "bench", "bb", "--quick", "--json", "--bb", bbtest.BB(t), "--noir-dir", filepath.Join(bbtest.Root, "testdata", "noir"))
+	var rep struct {
+		Bench  string             `json:"bench"`
+		Ratios map[string]float64 `json:"ratios"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("bench output is not JSON: %v\n%s", err, r.stdout)
+	}
+	for _, k := range []string{"pooled_over_direct_verify", "pooled_over_direct_prove", "fresh_over_pooled_verify", "cli_over_pooled_verify",
+		"pooled_over_direct_verify_hashchain", "bb_start_ms", "bb_start_ms_min", "bb_start_ms_max"} {
+		if rep.Ratios[k] <= 0 {
+			t.Errorf("%s = %v, want > 0", k, rep.Ratios[k])
+		}
+	}
+}
