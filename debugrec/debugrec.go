@@ -59,6 +59,28 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // arguments that redo the call, relative to the call directory; outputs
 // should be written under replay/.
 func (r *Recorder) Begin(op, name string, inputs []File, args []string) (*Call, error) {
+	return r.begin(op, name, inputs, func(n uint64) string { return r.script(n, op, args) })
+}
+
+// BeginScript is Begin for a call that another program replays (the bb CLI
+// for the bb engine): body is the shell commands that redo the call. They
+// run in the call directory under `set -e`, after replay/ is made and with
+// $PROOFD set to the proofd binary (as for Begin), and should write only
+// under replay/; about names what they run, for the script's header.
+func (r *Recorder) BeginScript(op, name string, inputs []File, about, body string) (*Call, error) {
+	return r.begin(op, name, inputs, func(n uint64) string {
+		return fmt.Sprintf(`#!/bin/sh
+# Replays recorded engine call %04d (%s) with %s.
+# Outputs go to replay/; the engine's own answer is in output/.
+set -e
+cd "$(dirname "$0")"
+mkdir -p replay
+PROOFD="${PROOFD:-%s}"
+%s`, n, op, about, r.proofd, body)
+	})
+}
+
+func (r *Recorder) begin(op, name string, inputs []File, script func(n uint64) string) (*Call, error) {
 	r.mkdir.Do(func() { r.mkErr = os.MkdirAll(r.root, 0o755) })
 	if r.mkErr != nil {
 		return nil, fmt.Errorf("debug recorder: %s: %w", r.root, r.mkErr)
@@ -80,7 +102,7 @@ func (r *Recorder) Begin(op, name string, inputs []File, args []string) (*Call, 
 			return nil, fmt.Errorf("debug recorder: %w", err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "command.sh"), []byte(r.script(n, op, args)), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "command.sh"), []byte(script(n)), 0o755); err != nil {
 		return nil, fmt.Errorf("debug recorder: %w", err)
 	}
 	return &Call{dir: dir}, nil
@@ -158,6 +180,9 @@ func (c *Call) Finish(outputs []File, result any, callErr error) error {
 	}
 	return os.WriteFile(filepath.Join(out, "result.json"), append(b, '\n'), 0o644)
 }
+
+// ShellQuote quotes s for a POSIX shell, leaving plain words as they are.
+func ShellQuote(s string) string { return shellQuote(s) }
 
 func shellQuote(s string) string {
 	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {

@@ -5,7 +5,8 @@
 //
 //	<inputs>      the call's input files, named as the CLI expects them
 //	output/       what the engine returned (files and result.json)
-//	command.sh    reruns the same operation with the proofd CLI, writing to replay/
+//	command.sh    reruns the same operation with the proofd CLI (or, for the
+//	              bb engine, with the bb CLI itself), writing to replay/
 //
 // Invariants: call directories are numbered in the order calls begin and a
 // number is never reused, even by several processes recording into one

@@ -165,14 +165,30 @@ func (c *Conn) Record(op, name string, inputs []debugrec.File, args []string) (R
 	if c.rec == nil {
 		return Recording{}, nil
 	}
-	present := inputs[:0:0]
+	call, err := c.rec.Begin(op, name, present(inputs), args)
+	return Recording{call: call}, err
+}
+
+// RecordScript is Record for a call that another program replays: body
+// is command.sh's commands (debugrec.Recorder.BeginScript), about names the
+// program.
+func (c *Conn) RecordScript(op, name string, inputs []debugrec.File, about, body string) (Recording, error) {
+	if c.rec == nil {
+		return Recording{}, nil
+	}
+	call, err := c.rec.BeginScript(op, name, present(inputs), about, body)
+	return Recording{call: call}, err
+}
+
+// present drops the inputs that have no bytes (optional ones not given).
+func present(inputs []debugrec.File) []debugrec.File {
+	out := inputs[:0:0]
 	for _, f := range inputs {
 		if f.Data != nil {
-			present = append(present, f)
+			out = append(out, f)
 		}
 	}
-	call, err := c.rec.Begin(op, name, present, args)
-	return Recording{call: call}, err
+	return out
 }
 
 // Finish records the outcome and passes err through, adding any recording
@@ -183,3 +199,7 @@ func (r Recording) Finish(outputs []debugrec.File, result any, err error) error 
 	}
 	return errors.Join(err, r.call.Finish(outputs, result, err))
 }
+
+// Recording reports whether calls on c are recorded ($PROOFD_DEBUG_DIR),
+// for clients whose recorded inputs cost work to prepare.
+func (c *Conn) Recording() bool { return c.rec != nil }

@@ -7,4 +7,6 @@
 //     MaxArtifact bytes and every gunzip stops at MaxGunzipped, so a gzip
 //     bomb is an error, never an allocation.
 //   - Errors name the file (or the field of it) that was wrong.
+//   - Artifact and Gzip write what Circuit and Witness read: the bb CLI
+//     takes both (a recorded bb engine call replays through them).
 package noirfile

@@ -90,3 +90,29 @@ func gunzipFrom(r io.Reader) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// Artifact wraps ACIR bytecode as the smallest program artifact bb's CLI
+// takes (`bb prove -b`): {"bytecode": base64(gzip(acir))}. Circuit reads it
+// back.
+func Artifact(acir []byte) ([]byte, error) {
+	gz, err := Gzip(acir)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		Bytecode string `json:"bytecode"`
+	}{base64.StdEncoding.EncodeToString(gz)})
+}
+
+// Gzip compresses b, as a witness file (`bb prove -w`) holds it.
+func Gzip(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -65,3 +65,25 @@ func FuzzCircuitBytes(f *testing.F) {
 		CircuitBytes("fuzz", b) // no panic, bounded output
 	})
 }
+
+func TestArtifactRoundTrips(t *testing.T) {
+	acir, err := Circuit(filepath.Join("..", "..", "testdata", "noir", "tiny", "circuit.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := Artifact(acir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := CircuitBytes("wrapped", art)
+	if err != nil || !bytes.Equal(back, acir) {
+		t.Fatalf("Artifact then CircuitBytes: %v, equal %v", err, bytes.Equal(back, acir))
+	}
+	w, err := Gzip([]byte("witness"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := Gunzip(w); err != nil || string(back) != "witness" {
+		t.Fatalf("Gzip then Gunzip = %q, %v", back, err)
+	}
+}

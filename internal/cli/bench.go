@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/proofd/proofd/bb/bbengine"
 	"github.com/proofd/proofd/engine/pool"
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/internal/bench"
@@ -55,7 +58,7 @@ func (a *app) benchCommand() *cobra.Command {
 	}
 	pool.Flags().BoolVar(&poolJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
 	pool.Flags().BoolVar(&poolQuick, "quick", false, "few repetitions, for tests")
-	cmd.AddCommand(eng, pool, a.benchSnapshotCommand(), a.benchPipelineCommand(), a.benchIngestCommand())
+	cmd.AddCommand(eng, pool, a.benchBBCommand(), a.benchSnapshotCommand(), a.benchPipelineCommand(), a.benchIngestCommand())
 	return cmd
 }
 
@@ -100,4 +103,43 @@ func (a *app) writeReport(rep *bench.Report, asJSON bool) error {
 	}
 	rep.WriteTable(a.stdout)
 	return nil
+}
+
+func (a *app) benchBBCommand() *cobra.Command {
+	var asJSON, quick bool
+	var bbFlag, noirDir string
+	var threads int
+	cmd := &cobra.Command{
+		Use:   "bb [--json]",
+		Short: "Noir proofs on the real bb: the bb CLI per call vs a fresh bb engine per call vs a pool of bb engines vs Go speaking msgpack to a warm bb",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bb, _, err := bbengine.Locate(bbFlag)
+			if err != nil {
+				return err
+			}
+			if noirDir == "" {
+				root, ok := bbengine.RepoRoot()
+				if !ok {
+					return fmt.Errorf("--noir-dir: not inside the proofd repository; name the directory holding tiny/ and hashchain/")
+				}
+				noirDir = filepath.Join(root, "testdata", "noir")
+			}
+			opts, err := a.spawnOptions()
+			if err != nil {
+				return err
+			}
+			rep, err := bench.BB(cmd.Context(), bench.BBConfig{Spawn: opts, BB: bb, Threads: threads, NoirDir: noirDir, Quick: quick, Progress: a.stderr})
+			if err != nil {
+				return err
+			}
+			return a.writeReport(rep, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
+	cmd.Flags().BoolVar(&quick, "quick", false, "one round of one call per case, for tests")
+	cmd.Flags().StringVar(&bbFlag, "bb", "", "the bb binary (default: $PROOFD_BB, the project cache, then $PATH)")
+	cmd.Flags().IntVar(&threads, "bb-threads", 0, "bb's threads on every path (0: one per core)")
+	cmd.Flags().StringVar(&noirDir, "noir-dir", "", "the Noir fixtures, holding tiny/ and hashchain/ (default: testdata/noir of the repository)")
+	return cmd
 }

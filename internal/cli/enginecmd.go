@@ -78,7 +78,11 @@ func (a *app) engineCommand() *cobra.Command {
 				if len(preimageServers) > 0 {
 					return fmt.Errorf("--preimage-server: only the vm engine reads preimages")
 				}
-				eng, err := bbengine.New(a.logger(), bbengine.Options{BB: bbPath, Threads: bbThreads, Stderr: a.stderr})
+				bb, _, err := bbengine.Locate(bbPath)
+				if err != nil {
+					return err
+				}
+				eng, err := bbengine.New(a.logger(), bbengine.Options{BB: bb, Threads: bbThreads, Stderr: a.stderr})
 				if err != nil {
 					return err
 				}
@@ -149,7 +153,7 @@ func (a *app) engineCommand() *cobra.Command {
 		},
 	}
 	serve.Flags().StringVar(&kind, "kind", "snark", "which engine: snark (gnark), vm (Cannon MIPS64) or bb (Noir circuits on Aztec's barretenberg)")
-	serve.Flags().StringVar(&bbPath, "bb", "bb", "bb engine: the bb binary (scripts/install-bb.sh installs the pinned one and prints its path)")
+	serve.Flags().StringVar(&bbPath, "bb", "", "bb engine: the bb binary (default: $PROOFD_BB, else the project cache .cache/bb/5.0.0/bb that scripts/install-bb.sh fills, else bb on $PATH)")
 	serve.Flags().IntVar(&bbThreads, "bb-threads", 0, "bb engine: bb's threads (HARDWARE_CONCURRENCY; 0: one per core)")
 	serve.Flags().StringVar(&socket, "socket", "", "listen here instead of a fresh private directory")
 	serve.Flags().StringVar(&listen, "listen", "", "serve on tcp://HOST:PORT with mutual TLS instead of a Unix socket (needs --tls-cert, --tls-key, --client-ca)")
