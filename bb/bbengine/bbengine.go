@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -52,7 +54,8 @@ func New(log *slog.Logger, opts Options) (*Engine, error) {
 	if opts.BB == "" {
 		return nil, errors.New("bb engine: no bb binary (--bb PATH; scripts/install-bb.sh installs one)")
 	}
-	dir, err := os.MkdirTemp("", "proofd-bb-crs-")
+	removeStaleCRS(log)
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", crsDirPrefix, os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("bb engine: %w", err)
 	}
@@ -75,6 +78,36 @@ func New(log *slog.Logger, opts Options) (*Engine, error) {
 		}
 	}()
 	return e, nil
+}
+
+// crsDirPrefix names the CRS directories engines make in os.TempDir():
+// proofd-bb-crs-<engine pid>-<random>.
+const crsDirPrefix = "proofd-bb-crs-"
+
+// removeStaleCRS removes the CRS directories of engines that are gone (a
+// SIGKILLed engine cannot remove its own): this user's, named for a pid
+// that no longer exists. A reused pid only keeps a stale directory.
+func removeStaleCRS(log *slog.Logger) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), crsDirPrefix+"*"))
+	for _, dir := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(dir), crsDirPrefix+"%d-", &pid); err != nil || pid <= 0 {
+			continue
+		}
+		st, err := os.Stat(dir)
+		if err != nil || !st.IsDir() || !ownedByMe(st) {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			log.Info("removing a stale bb CRS directory", "dir", dir, "pid", pid)
+			os.RemoveAll(dir)
+		}
+	}
+}
+
+func ownedByMe(st os.FileInfo) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Uid) == os.Getuid()
 }
 
 // Died is closed when bb exits while the engine runs.

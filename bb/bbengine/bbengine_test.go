@@ -2,6 +2,10 @@ package bbengine
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -64,5 +68,33 @@ func TestProveVerifyRoundTrip(t *testing.T) {
 	vk, err := noir.Vk(ctx, &enginev1.NoirVkRequest{Circuit: circuit})
 	if err != nil || string(vk.Vk) != string(p.Vk) {
 		t.Fatalf("vk: %v (prove's %x)", err, p.Vk)
+	}
+}
+
+func TestNewRemovesTheCRSOfEnginesThatAreGone(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	// A process that has exited: its pid names a stale directory.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(tmp, fmt.Sprintf("%s%d-x", crsDirPrefix, cmd.Process.Pid))
+	live := filepath.Join(tmp, fmt.Sprintf("%s%d-y", crsDirPrefix, os.Getpid()))
+	for _, d := range []string{stale, live} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := New(nil, Options{BB: bbtest.BB(t), Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the CRS directory of a gone engine is still there: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the CRS directory of a live process was removed: %v", err)
 	}
 }

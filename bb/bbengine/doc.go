@@ -12,6 +12,12 @@
 //     process exits, so a pool sees a dead engine and respawns it; the call
 //     that was out fails UNAVAILABLE. bb is never restarted behind the
 //     pool's back.
+//   - bb cannot be interrupted: a call whose context ends while bb works
+//     on it kills bb (bbapi), and with it the engine. A client that gives
+//     up on a call costs its pool a respawn.
+//   - A CRS directory is named for its engine's pid; an engine removes, at
+//     start, those of this user's engines that no longer exist (a SIGKILLed
+//     engine cannot remove its own).
 //   - Circuits (ACIR bytecode) and verifying keys are artifacts: clients
 //     name them by digest, the store holds them under the budget. A key bb
 //     computes is put in the store, and its digest returned.
