@@ -17,7 +17,7 @@ export PROOFD_REQUIRE_CHROMIUM ?= 1
 # that cannot be installed fails the run instead of skipping them.
 export PROOFD_REQUIRE_BB ?= 1
 # Packages that run goroutines and processes concurrently run again under -race.
-RACE_PKGS := ./engine/... ./debugrec/... ./internal/cli/... ./internal/childproc/... ./receipts/... ./snapshot/... ./vm/... ./pipeline/... ./internal/node/...
+RACE_PKGS := ./engine/... ./bb/bbapi/... ./bb/bbengine/... ./debugrec/... ./internal/cli/... ./internal/childproc/... ./receipts/... ./snapshot/... ./vm/... ./pipeline/... ./internal/node/...
 
 .PHONY: test fmt-check vet unit race proto demo bench-engine
 
