@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,7 +49,7 @@ const stdoutGrace = 2 * time.Second
 type process struct {
 	*childproc.Process
 	stdin  *os.File // closing it tells the engine to exit
-	tail   *tailBuffer
+	tail   *childproc.Tail
 	killed atomic.Bool // we killed it on purpose
 }
 
@@ -125,9 +124,9 @@ var (
 func startError(ctx context.Context, p *process, opts SpawnOptions, phase startPhase) error {
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, ErrEngineExited):
-		return &RetryableError{Err: fmt.Errorf("start engine %s: %w %s (%s)%s", opts.Path, ErrEngineExited, phase.exited, exitStatus(p.Err()), p.tail.suffix())}
+		return &RetryableError{Err: fmt.Errorf("start engine %s: %w %s (%s)%s", opts.Path, ErrEngineExited, phase.exited, exitStatus(p.Err()), p.tail.Suffix("engine"))}
 	case errors.Is(cause, errStartTimeout):
-		return &RetryableError{Err: fmt.Errorf("start engine %s: %s within the start-up timeout %s%s", opts.Path, phase.timedOut, opts.StartTimeout, p.tail.suffix())}
+		return &RetryableError{Err: fmt.Errorf("start engine %s: %s within the start-up timeout %s%s", opts.Path, phase.timedOut, opts.StartTimeout, p.tail.Suffix("engine"))}
 	default:
 		return fmt.Errorf("start engine %s: %w", opts.Path, cause)
 	}
@@ -159,7 +158,7 @@ func start(opts SpawnOptions) (*process, io.ReadCloser, error) {
 		stdinW.Close()
 		return nil, nil, fmt.Errorf("start engine %s: %w", opts.Path, err)
 	}
-	p := &process{stdin: stdinW, tail: &tailBuffer{max: 4 << 10}}
+	p := &process{stdin: stdinW, tail: &childproc.Tail{Max: 4 << 10}}
 	var stderr io.Writer = p.tail
 	if opts.Stderr != nil {
 		stderr = io.MultiWriter(opts.Stderr, p.tail)
@@ -198,7 +197,7 @@ func announced(ctx context.Context, p *process, stdout io.ReadCloser, opts Spawn
 		}
 		a, err := protocol.ParseAnnouncement(line)
 		if err != nil {
-			return a, fmt.Errorf("start engine %s: %w%s", opts.Path, err, p.tail.suffix())
+			return a, fmt.Errorf("start engine %s: %w%s", opts.Path, err, p.tail.Suffix("engine"))
 		}
 		if a.Version != protocol.Version {
 			return a, fmt.Errorf("start engine %s: speaks protocol %d, want %d", opts.Path, a.Version, protocol.Version)
@@ -218,7 +217,7 @@ func closedStdout(ctx context.Context, p *process, opts SpawnOptions) error {
 	case <-ctx.Done():
 		return startError(ctx, p, opts, announcing)
 	case <-t.C:
-		return &RetryableError{Err: fmt.Errorf("start engine %s: closed its stdout without announcing%s", opts.Path, p.tail.suffix())}
+		return &RetryableError{Err: fmt.Errorf("start engine %s: closed its stdout without announcing%s", opts.Path, p.tail.Suffix("engine"))}
 	}
 }
 
@@ -244,34 +243,7 @@ func (p *process) stop(grace time.Duration) error {
 		return fmt.Errorf("engine pid %d: did not exit within %s, killed", p.Pid(), grace)
 	}
 	if err := p.Err(); err != nil && !p.killed.Load() {
-		return fmt.Errorf("engine pid %d: %w: %v%s", p.Pid(), ErrEngineExited, err, p.tail.suffix())
+		return fmt.Errorf("engine pid %d: %w: %v%s", p.Pid(), ErrEngineExited, err, p.tail.Suffix("engine"))
 	}
 	return nil
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(b), nil
-}
-
-// suffix formats the tail for an error message.
-func (t *tailBuffer) suffix() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.buf) == 0 {
-		return ""
-	}
-	return "; engine stderr: " + string(t.buf)
 }

@@ -66,7 +66,7 @@ type Process struct {
 	proc   *childproc.Process
 	stdin  *os.File
 	stdout *os.File
-	tail   *tailBuffer
+	tail   *childproc.Tail
 
 	// sem is the call lock: a channel so that waiting for it honors ctx.
 	sem chan struct{}
@@ -122,7 +122,7 @@ func Start(cfg Config) (*Process, error) {
 		cfg:    cfg,
 		stdin:  stdinW,
 		stdout: stdoutR,
-		tail:   &tailBuffer{max: 4 << 10},
+		tail:   &childproc.Tail{Max: 4 << 10},
 		sem:    make(chan struct{}, 1),
 	}
 	cmd := exec.Command(path, Args(cfg.CRSDir)...)
@@ -226,7 +226,7 @@ func (p *Process) exchange(ctx context.Context, cmd Command, want string) (Respo
 	case err != nil:
 		p.proc.Kill() // normally exited already; a broken pipe may mean it is exiting
 		<-p.proc.Exited()
-		return nil, p.die(fmt.Errorf("bbapi: %s: %w (%v; %v)%s", name, ErrDied, p.proc.Err(), err, p.tail.suffix()))
+		return nil, p.die(fmt.Errorf("bbapi: %s: %w (%v; %v)%s", name, ErrDied, p.proc.Err(), err, p.tail.Suffix("bb")))
 	}
 	if e, ok := resp.(*ErrorResponse); ok {
 		return nil, &BBError{Command: name, Message: e.Message}
@@ -276,7 +276,7 @@ func (p *Process) close() error {
 	select {
 	case <-p.proc.Exited():
 		if err == nil && !reported && p.proc.Err() != nil {
-			err = fmt.Errorf("bbapi: close: bb exited: %v%s", p.proc.Err(), p.tail.suffix())
+			err = fmt.Errorf("bbapi: close: bb exited: %v%s", p.proc.Err(), p.tail.Suffix("bb"))
 		}
 	case <-ctx.Done():
 		p.proc.Kill()
@@ -288,33 +288,6 @@ func (p *Process) close() error {
 	p.proc.Kill() // anything bb left in its process group
 	p.stdout.Close()
 	return err
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(b), nil
-}
-
-// suffix formats the tail for an error message.
-func (t *tailBuffer) suffix() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.buf) == 0 {
-		return ""
-	}
-	return "; bb stderr: " + string(t.buf)
 }
 
 // multiWriter writes to each writer in turn, ignoring errors of the first
