@@ -196,18 +196,7 @@ func (a *app) noirVerifyCommand(nf *noirFlags) *cobra.Command {
 				if err != nil {
 					return in.explain(err)
 				}
-				if asJSON {
-					if err := printJSON(a, res); err != nil {
-						return err
-					}
-				}
-				if !res.Valid {
-					return &negativeAnswer{msg: fmt.Sprintf("proof %s is INVALID: %s", proofPath, res.Reason)}
-				}
-				if !asJSON {
-					fmt.Fprintf(a.stdout, "proof %s is valid  %s\n", proofPath, formatTimings(res.Timings))
-				}
-				return nil
+				return a.verdict(asJSON, proofPath, res, res.Valid, res.Reason, res.Timings)
 			})
 		},
 	}

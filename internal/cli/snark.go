@@ -173,18 +173,7 @@ func (a *app) verifyCommand() *cobra.Command {
 				if err != nil {
 					return in.explain(err)
 				}
-				if asJSON {
-					if err := printJSON(a, res); err != nil {
-						return err
-					}
-				}
-				if !res.Valid {
-					return &negativeAnswer{msg: fmt.Sprintf("proof %s is INVALID: %s", proofPath, res.Reason)}
-				}
-				if !asJSON {
-					fmt.Fprintf(a.stdout, "proof %s is valid  %s\n", proofPath, formatTimings(res.Timings))
-				}
-				return nil
+				return a.verdict(asJSON, proofPath, res, res.Valid, res.Reason, res.Timings)
 			})
 		},
 	}
@@ -313,6 +302,23 @@ func printJSON(a *app, v any) error {
 // engine reports its stages when the call ends, not as they happen.
 func (a *app) stageTimings(name string, ts []engine.Timing) {
 	fmt.Fprintf(a.stderr, "%s: stages %s\n", name, formatTimings(ts))
+}
+
+// verdict reports a verification: res as JSON with --json, else a line;
+// an invalid proof is a negativeAnswer (exit 1).
+func (a *app) verdict(asJSON bool, proofPath string, res any, valid bool, reason string, timings []engine.Timing) error {
+	if asJSON {
+		if err := printJSON(a, res); err != nil {
+			return err
+		}
+	}
+	if !valid {
+		return &negativeAnswer{msg: fmt.Sprintf("proof %s is INVALID: %s", proofPath, reason)}
+	}
+	if !asJSON {
+		fmt.Fprintf(a.stdout, "proof %s is valid  %s\n", proofPath, formatTimings(timings))
+	}
+	return nil
 }
 
 func formatTimings(ts []engine.Timing) string {
