@@ -33,14 +33,22 @@ const (
 const fakeEngineEnv = "PROOFD_ENGINETEST_FAKE_ENGINE"
 
 // FakeEngine returns options that start the test binary as the fake engine
-// named by behaviour. The test package's TestMain must call Main.
+// named by behaviour. The test package's TestMain must call Main. The fake's
+// temporary files go in a directory of the test's (TMPDIR), so a fake the
+// test kills leaves nothing behind.
 func FakeEngine(tb testing.TB, behaviour string) engine.SpawnOptions {
 	tb.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return engine.SpawnOptions{Path: exe, Env: append(os.Environ(), fakeEngineEnv+"="+behaviour)}
+	// Not tb.TempDir(): its long path would overflow a Unix socket's.
+	tmp, err := os.MkdirTemp("", "pfe-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(tmp) })
+	return engine.SpawnOptions{Path: exe, Env: append(os.Environ(), fakeEngineEnv+"="+behaviour, "TMPDIR="+tmp)}
 }
 
 // runFake runs the fake engine the environment names, if any, and reports
