@@ -21,6 +21,22 @@ type Timing struct {
 	Duration time.Duration `json:"ns"`
 }
 
+// VerifyResult is an engine's verdict on a proof: an invalid proof is a
+// result (Valid false, Reason why), not an error. Every engine kind's
+// client answers a verification with it.
+type VerifyResult struct {
+	Valid   bool     `json:"valid"`
+	Reason  string   `json:"reason,omitempty"`
+	Timings []Timing `json:"timings"`
+}
+
+// CheckResult says whether a witness satisfies a circuit.
+type CheckResult struct {
+	Satisfied bool     `json:"satisfied"`
+	Reason    string   `json:"reason,omitempty"`
+	Timings   []Timing `json:"timings"`
+}
+
 // Timings converts the protocol's stage timings.
 func Timings(ts []*enginev1.Timing) []Timing {
 	out := make([]Timing, len(ts))

@@ -147,9 +147,9 @@ type server struct {
 func settings(h enginev1.OracleHash) (bbapi.Settings, error) {
 	switch h {
 	case enginev1.OracleHash_ORACLE_HASH_POSEIDON2:
-		return bbapi.Settings{OracleHashType: "poseidon2"}, nil
+		return bbapi.Settings{OracleHashType: bbapi.OracleHashPoseidon2}, nil
 	case enginev1.OracleHash_ORACLE_HASH_KECCAK:
-		return bbapi.Settings{OracleHashType: "keccak"}, nil
+		return bbapi.Settings{OracleHashType: bbapi.OracleHashKeccak}, nil
 	}
 	return bbapi.Settings{}, host.BadInput("oracle_hash", fmt.Sprintf("unknown oracle hash %d", h))
 }
@@ -186,7 +186,7 @@ func failed(input string, err error) error {
 func (s *server) stats(ctx context.Context, l *host.Lease, d artifact.Digest) (*bbapi.CircuitInfoResponse, error) {
 	v, missing, err := l.Decoded(d, "bb-stats", func(b []byte) (any, error) {
 		return s.e.bb.Stats(ctx, &bbapi.CircuitStats{Circuit: bbapi.CircuitInput{Name: d.Short(), Bytecode: b},
-			Settings: bbapi.Settings{OracleHashType: "poseidon2"}})
+			Settings: bbapi.Settings{OracleHashType: bbapi.OracleHashPoseidon2}})
 	})
 	if missing {
 		return nil, host.Missing(d)
@@ -335,7 +335,7 @@ func (s *server) Check(ctx context.Context, req *enginev1.NoirCheckRequest) (*en
 	}
 	// bb 5.0.0 has no witness check (`bb check`: not implemented): a prove
 	// that succeeds is the check.
-	_, err = s.e.bb.Prove(ctx, &bbapi.CircuitProve{Circuit: c, Witness: req.GetWitness(), Settings: bbapi.Settings{OracleHashType: "poseidon2"}})
+	_, err = s.e.bb.Prove(ctx, &bbapi.CircuitProve{Circuit: c, Witness: req.GetWitness(), Settings: bbapi.Settings{OracleHashType: bbapi.OracleHashPoseidon2}})
 	sw.Lap("prove")
 	var bad *bbapi.BBError
 	switch {
@@ -355,7 +355,7 @@ func (s *server) Solidity(ctx context.Context, req *enginev1.NoirSolidityRequest
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.e.bb.SolidityVerifier(ctx, &bbapi.CircuitWriteSolidityVerifier{VerificationKey: vk, Settings: bbapi.Settings{OracleHashType: "keccak"}})
+	out, err := s.e.bb.SolidityVerifier(ctx, &bbapi.CircuitWriteSolidityVerifier{VerificationKey: vk, Settings: bbapi.Settings{OracleHashType: bbapi.OracleHashKeccak}})
 	sw.Lap("solidity")
 	if err != nil {
 		return nil, failed("vk", err)

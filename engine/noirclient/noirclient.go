@@ -178,11 +178,7 @@ type VerifyRequest struct {
 }
 
 // VerifyResult says whether the proof holds, and if not, why.
-type VerifyResult struct {
-	Valid   bool            `json:"valid"`
-	Reason  string          `json:"reason,omitempty"`
-	Timings []engine.Timing `json:"timings"`
-}
+type VerifyResult = engine.VerifyResult
 
 // Verify checks a proof. An invalid proof is a result, not an error; an
 // error means the inputs could not be read or the engine failed.
@@ -299,11 +295,7 @@ func (c *Client) Stats(ctx context.Context, name string, circuit artifact.Artifa
 }
 
 // CheckResult says whether a witness satisfies a circuit.
-type CheckResult struct {
-	Satisfied bool            `json:"satisfied"`
-	Reason    string          `json:"reason,omitempty"`
-	Timings   []engine.Timing `json:"timings"`
-}
+type CheckResult = engine.CheckResult
 
 // Check says whether witness satisfies the circuit. bb 5.0.0 cannot check
 // a witness without proving (`bb check` is not implemented), so the engine

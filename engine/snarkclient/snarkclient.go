@@ -211,11 +211,7 @@ type VerifyRequest struct {
 }
 
 // VerifyResult says whether the proof holds, and if not, why.
-type VerifyResult struct {
-	Valid   bool            `json:"valid"`
-	Reason  string          `json:"reason,omitempty"`
-	Timings []engine.Timing `json:"timings"`
-}
+type VerifyResult = engine.VerifyResult
 
 // Verify checks a proof. An invalid proof is a result, not an error; an
 // error means the inputs could not be read or the engine failed.
@@ -279,11 +275,7 @@ func (c *Client) Stats(ctx context.Context, name string, ccs artifact.Artifact) 
 }
 
 // CheckResult says whether a witness satisfies a constraint system.
-type CheckResult struct {
-	Satisfied bool            `json:"satisfied"`
-	Reason    string          `json:"reason,omitempty"`
-	Timings   []engine.Timing `json:"timings"`
-}
+type CheckResult = engine.CheckResult
 
 // Check solves the constraint system with the witness, without proving.
 func (c *Client) Check(ctx context.Context, name string, ccs artifact.Artifact, witness []byte) (*CheckResult, error) {

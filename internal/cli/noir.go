@@ -196,7 +196,7 @@ func (a *app) noirVerifyCommand(nf *noirFlags) *cobra.Command {
 				if err != nil {
 					return in.explain(err)
 				}
-				return a.verdict(asJSON, proofPath, res, res.Valid, res.Reason, res.Timings)
+				return a.verdict(asJSON, proofPath, res)
 			})
 		},
 	}
@@ -297,11 +297,7 @@ func (a *app) noirCheckCommand(nf *noirFlags) *cobra.Command {
 				if err != nil {
 					return files{"circuit": circuitPath, "witness": witnessPath}.explain(err)
 				}
-				if !res.Satisfied {
-					return &negativeAnswer{msg: fmt.Sprintf("witness %s does NOT satisfy %s: %s", witnessPath, circuitPath, res.Reason)}
-				}
-				fmt.Fprintf(a.stdout, "witness %s satisfies %s  %s\n", witnessPath, circuitPath, formatTimings(res.Timings))
-				return nil
+				return a.satisfied(witnessPath, circuitPath, res)
 			})
 		},
 	}

@@ -173,7 +173,7 @@ func (a *app) verifyCommand() *cobra.Command {
 				if err != nil {
 					return in.explain(err)
 				}
-				return a.verdict(asJSON, proofPath, res, res.Valid, res.Reason, res.Timings)
+				return a.verdict(asJSON, proofPath, res)
 			})
 		},
 	}
@@ -238,11 +238,7 @@ func (a *app) checkCommand() *cobra.Command {
 				if err != nil {
 					return files{"ccs": ccsPath, "witness": witnessPath}.explain(err)
 				}
-				if !res.Satisfied {
-					return &negativeAnswer{msg: fmt.Sprintf("witness %s does NOT satisfy %s: %s", witnessPath, ccsPath, res.Reason)}
-				}
-				fmt.Fprintf(a.stdout, "witness %s satisfies %s  %s\n", witnessPath, ccsPath, formatTimings(res.Timings))
-				return nil
+				return a.satisfied(witnessPath, ccsPath, res)
 			})
 		},
 	}
@@ -306,18 +302,28 @@ func (a *app) stageTimings(name string, ts []engine.Timing) {
 
 // verdict reports a verification: res as JSON with --json, else a line;
 // an invalid proof is a negativeAnswer (exit 1).
-func (a *app) verdict(asJSON bool, proofPath string, res any, valid bool, reason string, timings []engine.Timing) error {
+func (a *app) verdict(asJSON bool, proofPath string, res *engine.VerifyResult) error {
 	if asJSON {
 		if err := printJSON(a, res); err != nil {
 			return err
 		}
 	}
-	if !valid {
-		return &negativeAnswer{msg: fmt.Sprintf("proof %s is INVALID: %s", proofPath, reason)}
+	if !res.Valid {
+		return &negativeAnswer{msg: fmt.Sprintf("proof %s is INVALID: %s", proofPath, res.Reason)}
 	}
 	if !asJSON {
-		fmt.Fprintf(a.stdout, "proof %s is valid  %s\n", proofPath, formatTimings(timings))
+		fmt.Fprintf(a.stdout, "proof %s is valid  %s\n", proofPath, formatTimings(res.Timings))
 	}
+	return nil
+}
+
+// satisfied reports a witness check; an unsatisfied witness is a
+// negativeAnswer (exit 1).
+func (a *app) satisfied(witnessPath, circuitPath string, res *engine.CheckResult) error {
+	if !res.Satisfied {
+		return &negativeAnswer{msg: fmt.Sprintf("witness %s does NOT satisfy %s: %s", witnessPath, circuitPath, res.Reason)}
+	}
+	fmt.Fprintf(a.stdout, "witness %s satisfies %s  %s\n", witnessPath, circuitPath, formatTimings(res.Timings))
 	return nil
 }
 
