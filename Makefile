@@ -43,6 +43,7 @@ proto:
 	       --go-grpc_out=. --go-grpc_opt=paths=source_relative proto/enginev1/engine.proto
 	protoc --go_out=. --go_opt=paths=source_relative \
 	       --connect-go_out=. --connect-go_opt=paths=source_relative proto/ingestv1/ingest.proto
+	protoc --go_out=. --go_opt=paths=source_relative proto/queuev1/queue.proto
 
 demo:
 	$(GO) run ./cmd/proofd demo

@@ -63,6 +63,9 @@ type Work struct {
 	// Inputs: a batch's tx proofs in index order; an aggregate's batch
 	// proofs, oldest first. Empty for a tx.
 	Inputs []Input
+	// Attempt is the core's attempt at proving the job, from 1 (zero for a
+	// lookup's Check). A queue across hosts keys its deduplication by it.
+	Attempt int
 }
 
 // Prover knows what the stages prove: it names receipts and makes and
@@ -512,6 +515,7 @@ func (s *shell) prove(job JobID, attempt int) {
 		s.fail(err)
 		return
 	}
+	w.Attempt = attempt
 	k, ok := s.missed[job]
 	if !ok {
 		s.fail(fmt.Errorf("pipeline: prove %s: no lookup missed it", job))

@@ -6,17 +6,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
-	"github.com/knadh/koanf/providers/posflag"
-	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
 	"github.com/proofd/proofd/examples/rollup"
+	"github.com/proofd/proofd/internal/konf"
 )
 
 // Config is the node's configuration. Every key is a YAML key of the config
@@ -85,67 +80,24 @@ func Flags(fs *pflag.FlagSet) {
 // environment variables, then the flags set on fs, over the defaults, and
 // validates the result, reporting every problem at once.
 func Load(path string, fs *pflag.FlagSet, environ func() []string) (Config, error) {
-	k := koanf.New(".")
 	cfg := Defaults()
-	if path != "" {
-		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
-			return cfg, fmt.Errorf("config %s: %w", path, err)
-		}
-		if err := checkKeys(path, k.Keys()); err != nil {
-			return cfg, err
-		}
-	}
-	if environ == nil {
-		environ = os.Environ
-	}
-	err := k.Load(env.Provider(".", env.Opt{
-		Prefix:      "PROOFD_",
-		EnvironFunc: environ,
-		// Only the node's own keys: other parts of proofd read PROOFD_*
-		// variables of their own (PROOFD_DEBUG_DIR, say).
-		TransformFunc: func(key, v string) (string, any) {
-			key = strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(key, "PROOFD_")), "_", "-")
-			if !knownKeys[key] {
-				return "", nil
-			}
-			if key == "remote-engines" {
-				return key, strings.Split(v, ",")
-			}
-			return key, v
-		},
-	}), nil)
-	if err != nil {
-		return cfg, fmt.Errorf("environment: %w", err)
-	}
-	if fs != nil {
-		if err := k.Load(posflag.Provider(fs, ".", k), nil); err != nil {
-			return cfg, fmt.Errorf("flags: %w", err)
-		}
-	}
-	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: true}); err != nil {
-		return cfg, fmt.Errorf("config: %w", err)
+	if err := konf.Load(&cfg, configKeys, path, fs, environ); err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.Validate()
 }
 
-var knownKeys = map[string]bool{
-	"data-dir": true, "keys-dir": true, "http-addr": true, "allow-insecure-http": true, "engines": true, "max-behind": true,
-	"max-body-bytes": true, "depth": true, "txs-per-block": true, "bundle-size": true, "retries": true,
-	"shutdown-grace": true, "config": true, "check": true,
-	"remote-engines": true, "remote-tls-cert": true, "remote-tls-key": true, "remote-tls-ca": true,
-}
-
-// checkKeys refuses keys of the config file that nobody reads: a typo must
-// not be silently ignored. (Flags are checked by the flag parser; the
-// environment is read for known keys only.)
-func checkKeys(path string, keys []string) error {
-	var errs []error
-	for _, key := range keys {
-		if !knownKeys[key] || key == "config" || key == "check" {
-			errs = append(errs, fmt.Errorf("config %s: unknown key %q", path, key))
-		}
-	}
-	return errors.Join(errs...)
+var configKeys = konf.Keys{
+	Known: map[string]bool{
+		"data-dir": true, "keys-dir": true, "http-addr": true, "allow-insecure-http": true, "engines": true, "max-behind": true,
+		"max-body-bytes": true, "depth": true, "txs-per-block": true, "bundle-size": true, "retries": true,
+		"shutdown-grace": true, "config": true, "check": true,
+		"remote-engines": true, "remote-tls-cert": true, "remote-tls-key": true, "remote-tls-ca": true,
+		"nats": true, "nats-node": true, "nats-creds": true, "nats-nkey": true, "nats-tls-cert": true, "nats-tls-key": true,
+		"nats-tls-ca": true, "nats-replicas": true, "nats-class-tx": true, "nats-class-batch": true, "nats-class-aggregate": true,
+	},
+	Lists:    map[string]bool{"remote-engines": true},
+	FlagOnly: map[string]bool{"config": true, "check": true},
 }
 
 // Validate reports every problem at once.

@@ -21,13 +21,20 @@ import (
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/keycache"
 	"github.com/proofd/proofd/pipeline"
+	"github.com/proofd/proofd/queue"
 	"github.com/proofd/proofd/receipts"
 )
 
 // Pool runs a call on a pooled engine, preferring one that holds affinity
 // (pool.Factory).
-type Pool interface {
-	DoLease(ctx context.Context, affinity []artifact.Digest, fn func(*pool.Lease) error) error
+type Pool = queue.Pool
+
+// Queue runs the prover's proofs and verifications: queue.Local on this
+// machine's pool, or natsq.Client on workers through NATS JetStream. This
+// is the queue seam: nothing else changes between one machine and many.
+type Queue interface {
+	Prove(ctx context.Context, j queue.Prove) (*queue.Proved, error)
+	Verify(ctx context.Context, j queue.Verify) (*engine.VerifyResult, error)
 }
 
 // Profiles: which proof ends the chain.
@@ -65,9 +72,17 @@ type Config struct {
 	Params rollup.Params
 	// Profile is ProfileDefault (also the empty string) or ProfileEVM.
 	Profile string
-	Pool    Pool
-	Keys    *keycache.Cache
-	Logger  *slog.Logger
+	// Pool runs setup when a stage's keys are not in Keys, and, unless
+	// Queue is set, every proof and verification.
+	Pool Pool
+	// Queue, when set, runs proofs and verifications instead of Pool.
+	Queue Queue
+	// Class names the resource class of each stage's proofs (indexed by
+	// pipeline.Stage); empty is queue.DefaultClass. Only a queue across
+	// hosts reads it.
+	Class  [3]string
+	Keys   *keycache.Cache
+	Logger *slog.Logger
 	// Ready, when set, is told as each stage's circuit and keys are ready.
 	Ready func(StageSetup)
 }
@@ -97,7 +112,8 @@ type stage struct {
 type Prover struct {
 	p       rollup.Params
 	profile string
-	pool    Pool
+	queue   Queue
+	class   [3]string
 	stages  [3]stage
 	log     *slog.Logger
 }
@@ -120,7 +136,10 @@ func New(ctx context.Context, cfg Config) (*Prover, []StageSetup, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	pr := &Prover{p: cfg.Params, profile: cfg.Profile, pool: cfg.Pool, log: cfg.Logger}
+	if cfg.Queue == nil {
+		cfg.Queue = queue.Local{Pool: cfg.Pool}
+	}
+	pr := &Prover{p: cfg.Params, profile: cfg.Profile, queue: cfg.Queue, class: cfg.Class, log: cfg.Logger}
 	evmProfile := cfg.Profile == ProfileEVM
 	var setups []StageSetup
 
@@ -352,36 +371,27 @@ func (pr *Prover) wrapWitness(w pipeline.Work) (witness.Witness, error) {
 
 // classify marks what retrying cannot fix.
 func classify(err error) error {
-	var in *engine.InputError
-	if errors.As(err, &in) || errors.Is(err, pool.ErrPoisonRequest) {
+	if queue.IsPermanent(err) {
 		return permanent(err)
 	}
 	return err
 }
 
-// Prove makes the job's proof on the pool and verifies it there.
+// Prove makes the job's proof and verifies it where it was made, on the
+// queue: the job is named by its receipt key.
 func (pr *Prover) Prove(ctx context.Context, w pipeline.Work, k receipts.Key) (receipts.Receipt, error) {
 	st := pr.stages[w.Job.Stage]
 	wit, err := pr.witness(w)
 	if err != nil {
 		return receipts.Receipt{}, err
 	}
-	var res *snarkclient.ProveResult
-	err = pr.pool.DoLease(ctx, []artifact.Digest{st.ccs.Digest, st.pk.Digest}, func(l *pool.Lease) (err error) {
-		res, err = snarkclient.New(l.Conn).Prove(ctx, snarkclient.ProveRequest{Name: st.name, CCS: st.ccs, PK: st.pk, Witness: wit, Target: st.target})
-		if err == nil {
-			l.Holds(st.ccs.Digest, st.pk.Digest)
-		}
-		return err
-	})
+	vk := st.vk
+	res, err := pr.queue.Prove(ctx, queue.Prove{ID: k.String(), Attempt: max(w.Attempt, 1), Class: pr.class[w.Job.Stage],
+		Name: st.name, CCS: st.ccs, PK: st.pk, VK: &vk, Witness: wit, Target: st.target})
 	if err != nil {
 		return receipts.Receipt{}, classify(fmt.Errorf("prove %s: %w", w.Job, err))
 	}
-	r := receipts.Receipt{Proof: res.Proof, Public: res.Public}
-	if err := pr.verify(ctx, st, r); err != nil {
-		return receipts.Receipt{}, fmt.Errorf("prove %s: the new proof: %w", w.Job, err)
-	}
-	return r, nil
+	return receipts.Receipt{Proof: res.Proof, Public: res.Public}, nil
 }
 
 // Check verifies a stored receipt on the pool.
@@ -395,11 +405,8 @@ func (pr *Prover) VerifySettlement(ctx context.Context, in pipeline.Input) error
 }
 
 func (pr *Prover) verify(ctx context.Context, st stage, r receipts.Receipt) error {
-	var res *snarkclient.VerifyResult
-	err := pr.pool.DoLease(ctx, []artifact.Digest{st.vk.Digest}, func(l *pool.Lease) (err error) {
-		res, err = snarkclient.New(l.Conn).Verify(ctx, snarkclient.VerifyRequest{Name: st.name, VK: st.vk, Proof: r.Proof, Public: r.Public, Target: st.target})
-		return err
-	})
+	res, err := pr.queue.Verify(ctx, queue.Verify{ID: queue.VerifyID(st.vk.Digest, r.Proof, r.Public, st.target), Attempt: 1,
+		Name: st.name, VK: st.vk, Proof: r.Proof, Public: r.Public, Target: st.target})
 	if err != nil {
 		return classify(fmt.Errorf("verify: %w", err))
 	}

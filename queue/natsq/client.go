@@ -1,0 +1,297 @@
+package natsq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/proofd/proofd/artifact"
+	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/queue"
+)
+
+// ClientConfig configures a node's side of the queue.
+type ClientConfig struct {
+	// Node names this node: its results come back on
+	// proofd.result.<Node>.>, so nodes sharing a cluster keep apart.
+	Node     string
+	Topology Topology
+	Hooks    ClientHooks
+	Logger   *slog.Logger
+}
+
+// ClientHooks observe the client (all optional).
+type ClientHooks struct {
+	Published func(kind, class string, duplicate bool)
+	Answered  func(kind string, r queue.Result, wait time.Duration)
+	Late      func(r queue.Result) // a result no call waits for: a duplicate, or one for a call already answered
+	Uploaded  func(d artifact.Digest, bytes int)
+}
+
+// Client publishes a node's jobs to JetStream and waits for their results:
+// the queue seam's implementation across hosts (examples/rollup/prover
+// calls it as it calls queue.Local).
+type Client struct {
+	cfg     ClientConfig
+	js      jetstream.JetStream
+	results jetstream.Stream
+	obs     jetstream.ObjectStore
+	cons    jetstream.ConsumeContext
+	log     *slog.Logger
+
+	uploads  singleflight.Group
+	mu       sync.Mutex
+	uploaded map[artifact.Digest]bool
+	waiters  map[string][]chan queue.Result
+}
+
+// NewClient declares the topology and starts following the node's results.
+func NewClient(ctx context.Context, nc *nats.Conn, cfg ClientConfig) (*Client, error) {
+	if err := queue.CheckToken(cfg.Node, queue.MaxNodeLen); err != nil {
+		return nil, fmt.Errorf("nats node name %q: %w", cfg.Node, err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	obs, err := Ensure(ctx, js, cfg.Topology)
+	if err != nil {
+		return nil, err
+	}
+	results, err := js.Stream(ctx, ResultsStream)
+	if err != nil {
+		return nil, fmt.Errorf("nats: stream %s: %w", ResultsStream, err)
+	}
+	c := &Client{cfg: cfg, js: js, results: results, obs: obs, log: cfg.Logger,
+		uploaded: map[artifact.Digest]bool{}, waiters: map[string][]chan queue.Result{}}
+	// Results published from now on arrive here; one published before a
+	// call began waiting is found by the call itself (lastResult).
+	oc, err := results.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{ResultSubject(cfg.Node, ">")}, DeliverPolicy: jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nats: follow results: %w", err)
+	}
+	if c.cons, err = oc.Consume(c.deliver); err != nil {
+		return nil, fmt.Errorf("nats: follow results: %w", err)
+	}
+	return c, nil
+}
+
+// Close stops following results; calls in flight end with their contexts.
+func (c *Client) Close() { c.cons.Stop() }
+
+func (c *Client) deliver(m jetstream.Msg) {
+	r, err := queue.DecodeResult(m.Data())
+	if err != nil {
+		c.log.Warn("nats: unreadable result ignored", "subject", m.Subject(), "err", err)
+		return
+	}
+	c.mu.Lock()
+	ws := c.waiters[r.ID]
+	c.mu.Unlock()
+	if len(ws) == 0 {
+		if c.cfg.Hooks.Late != nil {
+			c.cfg.Hooks.Late(r)
+		}
+		return
+	}
+	for _, w := range ws {
+		select {
+		case w <- r:
+		default: // the waiter already has a result to look at
+		}
+	}
+}
+
+// Prove publishes a proving job and waits for its proof.
+func (c *Client) Prove(ctx context.Context, j queue.Prove) (*queue.Proved, error) {
+	arts := []artifact.Artifact{j.CCS, j.PK}
+	if j.VK != nil {
+		arts = append(arts, *j.VK)
+	}
+	r, err := c.call(ctx, queue.Job{Node: c.cfg.Node, Prove: &j}, j.Class, arts)
+	if err != nil {
+		return nil, err
+	}
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	if r.Proved == nil {
+		return nil, fmt.Errorf("nats: job %s: the worker answered a proving job with no proof", short(j.ID))
+	}
+	return r.Proved, nil
+}
+
+// Verify publishes a verifying job and waits for its verdict.
+func (c *Client) Verify(ctx context.Context, j queue.Verify) (*engine.VerifyResult, error) {
+	if j.ID == "" {
+		j.ID = queue.VerifyID(j.VK.Digest, j.Proof, j.Public, j.Target)
+	}
+	if j.Attempt == 0 {
+		j.Attempt = 1
+	}
+	r, err := c.call(ctx, queue.Job{Node: c.cfg.Node, Verify: &j}, j.Class, []artifact.Artifact{j.VK})
+	if err != nil {
+		return nil, err
+	}
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	if r.Verdict == nil {
+		return nil, fmt.Errorf("nats: job %s: the worker answered a verifying job with no verdict", short(j.ID))
+	}
+	return r.Verdict, nil
+}
+
+// call is one job's round: its artifacts in the bucket, a waiter, a result
+// already there, else the job published (deduplicated by id and attempt)
+// and its answer awaited.
+func (c *Client) call(ctx context.Context, j queue.Job, class string, arts []artifact.Artifact) (queue.Result, error) {
+	if class == "" {
+		class = queue.DefaultClass
+	}
+	id, attempt := j.ID(), j.Attempt()
+	for _, a := range arts {
+		if err := c.upload(ctx, a); err != nil {
+			return queue.Result{}, err
+		}
+	}
+	data, err := queue.EncodeJob(j)
+	if err != nil {
+		return queue.Result{}, err
+	}
+	start := time.Now()
+	w := make(chan queue.Result, 1)
+	c.mu.Lock()
+	c.waiters[id] = append(c.waiters[id], w)
+	c.mu.Unlock()
+	defer c.unwait(id, w)
+
+	if r, ok := c.lastResult(ctx, id); ok && usable(r, attempt) {
+		c.answered(r, start)
+		return r, nil
+	}
+	msg := &nats.Msg{Subject: JobSubject(queue.KindSnark, class), Data: data, Header: nats.Header{}}
+	ack, err := c.js.PublishMsg(ctx, msg, jetstream.WithMsgID(MsgID(id, attempt)))
+	if err != nil {
+		return queue.Result{}, fmt.Errorf("nats: publish job %s: %w", short(id), err)
+	}
+	if c.cfg.Hooks.Published != nil {
+		c.cfg.Hooks.Published(queue.KindSnark, class, ack.Duplicate)
+	}
+	for {
+		select {
+		case r := <-w:
+			if usable(r, attempt) {
+				c.answered(r, start)
+				return r, nil
+			}
+			c.log.Debug("nats: stale result ignored", "job", short(id), "attempt", r.Attempt, "want", attempt)
+		case <-ctx.Done():
+			return queue.Result{}, ctx.Err()
+		}
+	}
+}
+
+// usable: any proof or verdict answers the job, a failure only the attempt
+// it was for (or a later one).
+func usable(r queue.Result, attempt int) bool { return r.Err == nil || r.Attempt >= attempt }
+
+func (c *Client) answered(r queue.Result, start time.Time) {
+	if c.cfg.Hooks.Answered != nil {
+		c.cfg.Hooks.Answered(queue.KindSnark, r, time.Since(start))
+	}
+}
+
+func (c *Client) unwait(id string, w chan queue.Result) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ws := c.waiters[id]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(c.waiters, id)
+	} else {
+		c.waiters[id] = ws
+	}
+}
+
+// lastResult is the result already kept for id, if any.
+func (c *Client) lastResult(ctx context.Context, id string) (queue.Result, bool) {
+	m, err := c.results.GetLastMsgForSubject(ctx, ResultSubject(c.cfg.Node, id))
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			c.log.Warn("nats: look up a kept result", "job", short(id), "err", err)
+		}
+		return queue.Result{}, false
+	}
+	r, err := queue.DecodeResult(m.Data)
+	if err != nil || r.ID != id {
+		c.log.Warn("nats: unreadable kept result ignored", "job", short(id), "err", err)
+		return queue.Result{}, false
+	}
+	return r, true
+}
+
+// upload puts an artifact in the bucket unless it is there already. The
+// bucket's object is named by the digest, and a worker re-hashes what it
+// downloads, so a wrong object is refused there, never used.
+func (c *Client) upload(ctx context.Context, a artifact.Artifact) error {
+	c.mu.Lock()
+	done := c.uploaded[a.Digest]
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	_, err, _ := c.uploads.Do(a.Digest.String(), func() (any, error) {
+		name := a.Digest.String()
+		info, err := c.obs.GetInfo(ctx, name)
+		if err == nil && info.Size == uint64(len(a.Data)) {
+			return nil, nil
+		}
+		if a.Data == nil {
+			return nil, fmt.Errorf("nats: artifact %s is not in %s and the caller has no bytes for it", a.Digest.Short(), ArtifactBucket)
+		}
+		if _, err := c.obs.PutBytes(ctx, name, a.Data); err != nil {
+			return nil, fmt.Errorf("nats: upload artifact %s: %w", a.Digest.Short(), err)
+		}
+		if c.cfg.Hooks.Uploaded != nil {
+			c.cfg.Hooks.Uploaded(a.Digest, len(a.Data))
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.uploaded[a.Digest] = true
+	c.mu.Unlock()
+	return nil
+}
+
+// MsgID is the deduplication id of a job's or result's publication: one
+// per job and attempt.
+func MsgID(id string, attempt int) string { return id + "-" + strconv.Itoa(attempt) }
+
+func short(id string) string {
+	if len(id) > 16 {
+		return id[:16] + "…"
+	}
+	return id
+}
