@@ -505,4 +505,3 @@ func TestNKeyAuthentication(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 }
-

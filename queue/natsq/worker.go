@@ -379,5 +379,3 @@ func (b bucket) Fetch(ctx context.Context, d artifact.Digest) ([]byte, error) {
 	}
 	return data, nil
 }
-
-
