@@ -118,7 +118,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.setupCommand(), a.proveCommand(), a.verifyCommand(), a.statsCommand(),
 		a.checkCommand(), a.solidityCommand(), a.exampleCommand(), a.engineCommand(),
 		a.demoCommand(), a.benchCommand(), a.srsCommand(), a.snapshotCommand(), a.vmCommand(), a.certsCommand(),
-		a.receiptsCommand(), a.nodeCommand(), a.calldataCommand(), a.noirCommand(),
+		a.receiptsCommand(), a.nodeCommand(), a.workerCommand(), a.calldataCommand(), a.noirCommand(),
 	)
 	return root
 }

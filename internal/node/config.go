@@ -12,6 +12,9 @@ import (
 
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/internal/konf"
+	"github.com/proofd/proofd/pipeline"
+	"github.com/proofd/proofd/queue"
+	"github.com/proofd/proofd/queue/natsq"
 )
 
 // Config is the node's configuration. Every key is a YAML key of the config
@@ -45,6 +48,47 @@ type Config struct {
 	RemoteCert    string   `koanf:"remote-tls-cert"`
 	RemoteKey     string   `koanf:"remote-tls-key"`
 	RemoteCA      string   `koanf:"remote-tls-ca"`
+	// NATS, when set, is the URL of a NATS JetStream cluster: proofs and
+	// verifications go to `proofd worker` hosts through it instead of the
+	// local pool, which then only runs setup (docs/scale.md).
+	NATS string `koanf:"nats"`
+	// NATSNode names this node's results on the cluster.
+	NATSNode     string `koanf:"nats-node"`
+	NATSCreds    string `koanf:"nats-creds"`
+	NATSNKey     string `koanf:"nats-nkey"`
+	NATSTLSCert  string `koanf:"nats-tls-cert"`
+	NATSTLSKey   string `koanf:"nats-tls-key"`
+	NATSTLSCA    string `koanf:"nats-tls-ca"`
+	NATSReplicas int    `koanf:"nats-replicas"`
+	// The resource class of each stage's jobs: workers take the classes
+	// they are configured for.
+	NATSClassTx        string `koanf:"nats-class-tx"`
+	NATSClassBatch     string `koanf:"nats-class-batch"`
+	NATSClassAggregate string `koanf:"nats-class-aggregate"`
+	// MaxProving bounds the proofs in flight at once: by default the
+	// engines, or 32 with nats (the workers' slots, roughly).
+	MaxProving int `koanf:"max-proving"`
+}
+
+func (c Config) maxProving() int {
+	switch {
+	case c.MaxProving > 0:
+		return c.MaxProving
+	case c.NATS != "":
+		return 32
+	}
+	return c.Engines
+}
+
+// NATSConn is how the node reaches NATS.
+func (c Config) NATSConn() natsq.ConnConfig {
+	return natsq.ConnConfig{URL: c.NATS, Name: "proofd node " + c.NATSNode, Creds: c.NATSCreds, NKey: c.NATSNKey,
+		TLSCert: c.NATSTLSCert, TLSKey: c.NATSTLSKey, TLSCA: c.NATSTLSCA}
+}
+
+// Classes are the stages' resource classes, indexed by pipeline.Stage.
+func (c Config) Classes() [3]string {
+	return [3]string{c.NATSClassTx, c.NATSClassBatch, c.NATSClassAggregate}
 }
 
 // Defaults is the configuration before file, environment and flags.
@@ -52,6 +96,8 @@ func Defaults() Config {
 	return Config{
 		DataDir: "proofd-data", HTTPAddr: "127.0.0.1:8547", Engines: 2, MaxBehind: 16, MaxBody: 1 << 20,
 		Depth: 8, TxsPerBlock: 2, BundleSize: 4, Retries: 2, ShutdownFor: 5 * time.Second,
+		NATSNode: "proofd", NATSReplicas: 1, NATSClassTx: queue.DefaultClass, NATSClassBatch: queue.DefaultClass,
+		NATSClassAggregate: queue.DefaultClass,
 	}
 }
 
@@ -74,6 +120,18 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("remote-tls-cert", "", "client certificate (PEM) the node shows remote engines")
 	fs.String("remote-tls-key", "", "its private key (PEM)")
 	fs.String("remote-tls-ca", "", "CA certificate (PEM) that signed the remote engines' certificates")
+	fs.String("nats", "", "NATS URL(s): prove on `proofd worker` hosts through JetStream instead of the local pool")
+	fs.String("nats-node", d.NATSNode, "this node's name on the NATS cluster (its results' subjects)")
+	fs.String("nats-creds", "", "NATS user credentials file")
+	fs.String("nats-nkey", "", "NATS nkey seed file")
+	fs.String("nats-tls-cert", "", "client certificate (PEM) shown to NATS")
+	fs.String("nats-tls-key", "", "its private key (PEM)")
+	fs.String("nats-tls-ca", "", "CA certificate (PEM) that signed the NATS servers' certificates")
+	fs.Int("nats-replicas", d.NATSReplicas, "replicas of proofd's JetStream streams (3 on a cluster of 3)")
+	fs.String("nats-class-tx", d.NATSClassTx, "resource class of tx proofs")
+	fs.String("nats-class-batch", d.NATSClassBatch, "resource class of batch proofs")
+	fs.String("nats-class-aggregate", d.NATSClassAggregate, "resource class of aggregate proofs")
+	fs.Int("max-proving", 0, "proofs in flight at once (default: engines, or 32 with nats)")
 }
 
 // Load reads the config file (if path is not empty), then PROOFD_*
@@ -95,6 +153,7 @@ var configKeys = konf.Keys{
 		"remote-engines": true, "remote-tls-cert": true, "remote-tls-key": true, "remote-tls-ca": true,
 		"nats": true, "nats-node": true, "nats-creds": true, "nats-nkey": true, "nats-tls-cert": true, "nats-tls-key": true,
 		"nats-tls-ca": true, "nats-replicas": true, "nats-class-tx": true, "nats-class-batch": true, "nats-class-aggregate": true,
+		"max-proving": true,
 	},
 	Lists:    map[string]bool{"remote-engines": true},
 	FlagOnly: map[string]bool{"config": true, "check": true},
@@ -122,6 +181,9 @@ func (c Config) Validate() error {
 	if c.MaxBody < 1024 {
 		errs = append(errs, fmt.Errorf("max-body-bytes: %d, need at least 1024", c.MaxBody))
 	}
+	if c.MaxProving < 0 {
+		errs = append(errs, fmt.Errorf("max-proving: %d is negative", c.MaxProving))
+	}
 	if c.Retries < 0 {
 		errs = append(errs, fmt.Errorf("retries: %d is negative", c.Retries))
 	}
@@ -140,6 +202,22 @@ func (c Config) Validate() error {
 			} else if _, err := os.Stat(file); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", key, err))
 			}
+		}
+	}
+	if c.NATS != "" {
+		if err := c.NATSConn().Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := queue.CheckToken(c.NATSNode, queue.MaxNodeLen); err != nil {
+			errs = append(errs, fmt.Errorf("nats-node %q: %w", c.NATSNode, err))
+		}
+		for i, cl := range c.Classes() {
+			if err := queue.CheckToken(cl, 32); err != nil {
+				errs = append(errs, fmt.Errorf("nats-class-%s %q: %w", pipeline.Stage(i), cl, err))
+			}
+		}
+		if c.NATSReplicas < 1 {
+			errs = append(errs, fmt.Errorf("nats-replicas: %d, need at least 1", c.NATSReplicas))
 		}
 	}
 	p := c.Params()
@@ -165,6 +243,12 @@ func (c Config) Effective() map[string]any {
 		"txs-per-block": c.TxsPerBlock, "bundle-size": c.BundleSize, "retries": c.Retries,
 		"shutdown-grace": c.ShutdownFor.String(), "remote-engines": c.RemoteEngines,
 		"remote-tls-cert": c.RemoteCert, "remote-tls-key": c.RemoteKey, "remote-tls-ca": c.RemoteCA,
+		// The URL without any password or token in it; the secrets' files
+		// by path only.
+		"nats": natsq.Redact(c.NATS), "nats-node": c.NATSNode, "nats-creds": c.NATSCreds, "nats-nkey": c.NATSNKey,
+		"nats-tls-cert": c.NATSTLSCert, "nats-tls-key": c.NATSTLSKey, "nats-tls-ca": c.NATSTLSCA, "nats-replicas": c.NATSReplicas,
+		"nats-class-tx": c.NATSClassTx, "nats-class-batch": c.NATSClassBatch, "nats-class-aggregate": c.NATSClassAggregate,
+		"max-proving": c.maxProving(),
 	}
 }
 

@@ -23,6 +23,8 @@ import (
 	"github.com/proofd/proofd/pipeline/chainlog"
 	"github.com/proofd/proofd/pipeline/pipelinemetrics"
 	ingestv1 "github.com/proofd/proofd/proto/ingestv1"
+	"github.com/proofd/proofd/queue/natsq"
+	"github.com/proofd/proofd/queue/natsq/natsqmetrics"
 	"github.com/proofd/proofd/receipts"
 	"github.com/proofd/proofd/receipts/receiptmetrics"
 )
@@ -147,7 +149,16 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		opts.Listening(ln.Addr().String())
 	}
 
-	pr, setups, err := prover.New(ctx, prover.Config{Params: n.p, Pool: opts.Pool, Keys: keys, Logger: n.log})
+	pcfg := prover.Config{Params: n.p, Pool: opts.Pool, Keys: keys, Logger: n.log}
+	if cfg.NATS != "" {
+		q, closeQueue, err := n.natsQueue(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer closeQueue()
+		pcfg.Queue, pcfg.Class = q, cfg.Classes()
+	}
+	pr, setups, err := prover.New(ctx, pcfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while the circuits were being readied
@@ -178,7 +189,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		}
 	}()
 	rep, err := pipeline.Run(pctx, pipeline.ShellConfig{
-		Core:    pipeline.Config{BundleSize: uint64(n.p.BundleSize), MaxProving: cfg.Engines, Retries: cfg.Retries},
+		Core:    pipeline.Config{BundleSize: uint64(n.p.BundleSize), MaxProving: cfg.maxProving(), Retries: cfg.Retries},
 		Genesis: pipeline.Checkpoint{Hash: genesis},
 		Source:  n.inbox, Log: chain, Store: store, Prover: pr,
 		Observe: func(u pipeline.Update) { observeMetrics(u); n.track.observe(u) },
@@ -193,4 +204,26 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	return nil
+}
+
+// natsQueue connects to NATS and returns the queue that sends the node's
+// proofs to workers; close ends it and the connection.
+func (n *Node) natsQueue(ctx context.Context, cfg Config) (prover.Queue, func(), error) {
+	nc, err := cfg.NATSConn().Connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	hooks, err := natsqmetrics.Client(n.reg)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	c, err := natsq.NewClient(ctx, nc, natsq.ClientConfig{Node: cfg.NATSNode, Topology: natsq.Topology{Replicas: cfg.NATSReplicas},
+		Hooks: hooks, Logger: n.log})
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	n.log.Info("proving on workers through NATS JetStream", "nats", natsq.Redact(cfg.NATS), "node", cfg.NATSNode)
+	return c, func() { c.Close(); nc.Close() }, nil
 }

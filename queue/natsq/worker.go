@@ -102,9 +102,6 @@ func (c WorkerConfig) Validate() error {
 	if c.AckWait < 3*time.Millisecond {
 		errs = append(errs, fmt.Errorf("ack-wait %s is too short", c.AckWait))
 	}
-	if c.Engines == nil || c.Cache == nil {
-		errs = append(errs, errors.New("worker: Engines and Cache are required"))
-	}
 	return errors.Join(errs...)
 }
 
@@ -126,6 +123,9 @@ func RunWorker(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if cfg.Engines == nil || cfg.Cache == nil {
+		return errors.New("worker: Engines and Cache are required")
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -264,9 +264,9 @@ wait:
 		log.Warn("nats: ack after storing the result", "err", err)
 	}
 	if w.cfg.Hooks.Done != nil {
-		w.cfg.Hooks.Done(class, outcomeName(o.r), redelivered, o.r.Took)
+		w.cfg.Hooks.Done(class, Outcome(o.r), redelivered, o.r.Took)
 	}
-	log.Debug("job done", "outcome", outcomeName(o.r), "took", o.r.Took)
+	log.Debug("job done", "outcome", Outcome(o.r), "took", o.r.Took)
 }
 
 type poison struct{ why string }
@@ -274,7 +274,9 @@ type poison struct{ why string }
 func (p *poison) Error() string { return p.why }
 func (p *poison) Unwrap() error { return pool.ErrPoisonRequest }
 
-func outcomeName(r queue.Result) string {
+// Outcome names a result for metrics and logs: "proved", "verified",
+// "poison", "bad_input" or "failed".
+func Outcome(r queue.Result) string {
 	switch {
 	case r.Proved != nil:
 		return "proved"
