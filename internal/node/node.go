@@ -209,7 +209,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 // natsQueue connects to NATS and returns the queue that sends the node's
 // proofs to workers; close ends it and the connection.
 func (n *Node) natsQueue(ctx context.Context, cfg Config) (prover.Queue, func(), error) {
-	nc, err := cfg.NATSConn().Connect()
+	cc := cfg.NATSConn()
+	cc.Logger = n.log
+	nc, err := cc.Connect()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -52,7 +52,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		}
 		defer stop()
 	}
-	nc, err := cfg.Conn().Connect()
+	cc := cfg.Conn()
+	cc.Logger = opts.Logger
+	nc, err := cc.Connect()
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package natsq
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -23,6 +24,8 @@ type ConnConfig struct {
 	// TLS: the client certificate and key (mutual TLS) and the CA that
 	// signed the servers' certificates. CA alone gives server-verified TLS.
 	TLSCert, TLSKey, TLSCA string
+	// Logger, when set, is told when the connection is lost and regained.
+	Logger *slog.Logger
 }
 
 // Validate reports every problem at once.
@@ -52,6 +55,12 @@ func (c ConnConfig) Connect() (*nats.Conn, error) {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
 		nats.Timeout(5 * time.Second),
+	}
+	if log := c.Logger; log != nil {
+		opts = append(opts,
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
+			nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted()) }),
+		)
 	}
 	if c.Creds != "" {
 		opts = append(opts, nats.UserCredentials(c.Creds))

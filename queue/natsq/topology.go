@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -65,8 +66,15 @@ func (t *Topology) EnsureDefaults() {
 	}
 }
 
-// Ensure creates or updates the streams and the artifact bucket.
+// Ensure creates or updates the streams and the artifact bucket. A cluster
+// that is still electing its JetStream leader (just started, or a server
+// down) is waited for, with backoff, for up to a minute or until ctx ends.
 func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (jetstream.ObjectStore, error) {
+	return backoff.Retry(ctx, func() (jetstream.ObjectStore, error) { return ensure(ctx, js, t) },
+		backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxElapsedTime(time.Minute))
+}
+
+func ensure(ctx context.Context, js jetstream.JetStream, t Topology) (jetstream.ObjectStore, error) {
 	t.EnsureDefaults()
 	streams := []jetstream.StreamConfig{{
 		Name: JobsStream, Description: "proofd jobs waiting for a worker",

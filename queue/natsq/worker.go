@@ -212,7 +212,7 @@ func (w *worker) handle(class string, m jetstream.Msg) {
 		m.TermWithReason("unreadable job")
 		return
 	}
-	log := w.log.With("job", short(job.ID()), "attempt", job.Attempt(), "delivery", meta.NumDelivered)
+	log := w.log.With("job", job.ID(), "attempt", job.Attempt(), "delivery", meta.NumDelivered)
 	if meta.NumDelivered > uint64(w.cfg.MaxDeliver) {
 		why := fmt.Sprintf("handed to %d workers, none of which answered (max-deliver %d)", meta.NumDelivered-1, w.cfg.MaxDeliver)
 		w.deadLetter(class, m, "deliveries", why)
@@ -225,6 +225,7 @@ func (w *worker) handle(class string, m jetstream.Msg) {
 		return
 	}
 
+	log.Info("job taken", "class", class)
 	jctx, cancel := context.WithCancel(w.run)
 	defer cancel()
 	beat := time.NewTicker(w.cfg.AckWait / 3)
@@ -266,7 +267,7 @@ wait:
 	if w.cfg.Hooks.Done != nil {
 		w.cfg.Hooks.Done(class, Outcome(o.r), redelivered, o.r.Took)
 	}
-	log.Debug("job done", "outcome", Outcome(o.r), "took", o.r.Took)
+	log.Info("job done", "outcome", Outcome(o.r), "took", o.r.Took.String())
 }
 
 type poison struct{ why string }
