@@ -58,7 +58,7 @@ func (a *app) benchCommand() *cobra.Command {
 	}
 	pool.Flags().BoolVar(&poolJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
 	pool.Flags().BoolVar(&poolQuick, "quick", false, "few repetitions, for tests")
-	cmd.AddCommand(eng, pool, a.benchBBCommand(), a.benchSnapshotCommand(), a.benchPipelineCommand(), a.benchIngestCommand())
+	cmd.AddCommand(eng, pool, a.benchBBCommand(), a.benchSnapshotCommand(), a.benchPipelineCommand(), a.benchIngestCommand(), a.benchQueueCommand())
 	return cmd
 }
 
@@ -141,5 +141,36 @@ func (a *app) benchBBCommand() *cobra.Command {
 	cmd.Flags().StringVar(&bbFlag, "bb", "", "the bb binary (default: $PROOFD_BB, the project cache, then $PATH)")
 	cmd.Flags().IntVar(&threads, "bb-threads", 0, "bb's threads on every path (0: one per core)")
 	cmd.Flags().StringVar(&noirDir, "noir-dir", "", "the Noir fixtures, holding tiny/ and hashchain/ (default: testdata/noir of the repository)")
+	return cmd
+}
+
+func (a *app) benchQueueCommand() *cobra.Command {
+	var asJSON, quick bool
+	var cfg bench.QueueConfig
+	cmd := &cobra.Command{
+		Use:   "queue [--json]",
+		Short: "the same jobs through the local pool and through JetStream (an in-process nats-server and a worker): per-job overhead; artifact fetch cold vs cached",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := a.spawnOptions()
+			if err != nil {
+				return err
+			}
+			cfg.Spawn, cfg.Progress = opts, a.stderr
+			if quick {
+				cfg.Log2, cfg.Rounds, cfg.Reps = 10, 1, 1
+			}
+			rep, err := bench.Queue(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			return a.writeReport(rep, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object {bench, go, cpus, rows, ratios}: each row a case with n, median, min and max ms")
+	cmd.Flags().BoolVar(&quick, "quick", false, "a 2^10 circuit, one round of one call per case, for tests")
+	cmd.Flags().IntVar(&cfg.Log2, "log2", 16, "the proven MiMC circuit has about 2^log2 constraints (16: about a second's proof)")
+	cmd.Flags().IntVar(&cfg.Rounds, "rounds", 5, "rounds; each ratio is reported as its median round with the smallest and largest")
+	cmd.Flags().IntVar(&cfg.Reps, "reps", 3, "proofs per path per round (verifications: 10 times as many)")
 	return cmd
 }

@@ -244,6 +244,26 @@ func TestBenchEngineQuick(t *testing.T) {
 	}
 }
 
+func TestBenchQueueQuick(t *testing.T) {
+	r := mustRun(t, "bench", "queue", "--quick", "--json")
+	var rep struct {
+		Bench  string             `json:"bench"`
+		Rows   []map[string]any   `json:"rows"`
+		Ratios map[string]float64 `json:"ratios"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("bench output is not JSON: %v\n%s", err, r.stdout)
+	}
+	if rep.Bench != "queue" || len(rep.Rows) != 7 {
+		t.Fatalf("bench = %s with %d rows, want queue with 7", rep.Bench, len(rep.Rows))
+	}
+	for _, k := range []string{"jetstream_over_local_per_job", "jetstream_over_local_verify", "artifact_cold_over_disk", "artifact_cold_over_memory"} {
+		if rep.Ratios[k] <= 0 {
+			t.Errorf("ratio %s = %v, want > 0", k, rep.Ratios[k])
+		}
+	}
+}
+
 func TestBenchPoolQuick(t *testing.T) {
 	r := mustRun(t, "bench", "pool", "--quick", "--json")
 	var rep struct {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/proofd/proofd/artifact"
+	"github.com/proofd/proofd/artifact/artcache"
 	"github.com/proofd/proofd/engine"
 	"github.com/proofd/proofd/queue"
 )
@@ -295,3 +296,7 @@ func short(id string) string {
 	}
 	return id
 }
+
+// BucketSource is the artifact bucket c uploads to, as a source for a host
+// cache (what a worker fetches from).
+func BucketSource(c *Client) artcache.Source { return bucket{obs: c.obs, max: defaultMaxArtifact} }

@@ -81,7 +81,7 @@ func (c *WorkerConfig) EnsureDefaults() {
 		c.Grace = 30 * time.Second
 	}
 	if c.MaxArtifactBytes == 0 {
-		c.MaxArtifactBytes = 4 << 30
+		c.MaxArtifactBytes = defaultMaxArtifact
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -382,3 +382,6 @@ func (b bucket) Fetch(ctx context.Context, d artifact.Digest) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// defaultMaxArtifact bounds one artifact download unless configured.
+const defaultMaxArtifact = 4 << 30
