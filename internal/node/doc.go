@@ -29,6 +29,9 @@
 //   - Configuration: defaults < file < PROOFD_* environment < flags; an
 //     unknown file key is an error, and every invalid value is reported at
 //     once. A non-loopback HTTP listener needs allow-insecure-http.
+//   - With nats set, proofs and verifications go to workers through
+//     JetStream (queue/natsq, docs/scale.md); the node remains the one
+//     writer of its receipt store, and setup still runs on its own engines.
 //   - GET / is the status page (statuspage), mounted on its own paths only;
 //     it reads GetStatus and nothing else.
 package node
