@@ -79,3 +79,29 @@ func TestConfigRemoteEngines(t *testing.T) {
 		}
 	}
 }
+
+func TestNATSConfig(t *testing.T) {
+	env := func() []string {
+		return []string{"PROOFD_NATS=nats://node:s3cret@10.0.0.1:4222,nats://10.0.0.2:4222", "PROOFD_NATS_CLASS_BATCH=gpu"}
+	}
+	cfg, err := Load("", nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Classes() != [3]string{"cpu", "gpu", "cpu"} || cfg.maxProving() != 32 {
+		t.Fatalf("classes %v, max-proving %d", cfg.Classes(), cfg.maxProving())
+	}
+	eff := cfg.Effective()
+	if got := eff["nats"]; got != "nats://REDACTED@10.0.0.1:4222,nats://10.0.0.2:4222" {
+		t.Fatalf("effective nats = %v", got)
+	}
+	bad := func() []string {
+		return []string{"PROOFD_NATS=nats://x:4222", "PROOFD_NATS_NODE=a.b", "PROOFD_NATS_CLASS_TX=", "PROOFD_NATS_CREDS=c", "PROOFD_NATS_NKEY=k", "PROOFD_NATS_REPLICAS=0"}
+	}
+	_, err = Load("", nil, bad)
+	for _, want := range []string{"nats-node", "nats-class-tx", "exclusive", "nats-replicas"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}
