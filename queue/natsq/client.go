@@ -2,6 +2,7 @@ package natsq
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -250,9 +251,10 @@ func (c *Client) lastResult(ctx context.Context, id string) (queue.Result, bool)
 	return r, true
 }
 
-// upload puts an artifact in the bucket unless it is there already. The
-// bucket's object is named by the digest, and a worker re-hashes what it
-// downloads, so a wrong object is refused there, never used.
+// upload puts an artifact in the bucket unless an object of its name with
+// its digest is there already (an object holding other bytes is replaced).
+// A worker re-hashes what it downloads, so an object changed after the
+// upload is refused there, never used.
 func (c *Client) upload(ctx context.Context, a artifact.Artifact) error {
 	c.mu.Lock()
 	done := c.uploaded[a.Digest]
@@ -263,8 +265,8 @@ func (c *Client) upload(ctx context.Context, a artifact.Artifact) error {
 	_, err, _ := c.uploads.Do(a.Digest.String(), func() (any, error) {
 		name := a.Digest.String()
 		info, err := c.obs.GetInfo(ctx, name)
-		if err == nil && info.Size == uint64(len(a.Data)) {
-			return nil, nil
+		if err == nil && info.Digest == objectDigest(a.Digest) {
+			return nil, nil // there, and holding these bytes: never uploaded twice
 		}
 		if a.Data == nil {
 			return nil, fmt.Errorf("nats: artifact %s is not in %s and the caller has no bytes for it", a.Digest.Short(), ArtifactBucket)
@@ -300,3 +302,9 @@ func short(id string) string {
 // BucketSource is the artifact bucket c uploads to, as a source for a host
 // cache (what a worker fetches from).
 func BucketSource(c *Client) artcache.Source { return bucket{obs: c.obs, max: defaultMaxArtifact} }
+
+// objectDigest is how the object store writes an object's SHA-256 in its
+// info (nats.go's "SHA-256=" and URL-safe base64).
+func objectDigest(d artifact.Digest) string {
+	return "SHA-256=" + base64.URLEncoding.EncodeToString(d[:])
+}

@@ -443,8 +443,9 @@ func TestDrainHandsBackWhatCannotFinish(t *testing.T) {
 	}
 }
 
-// A bucket object that does not hash to its name is refused by the worker
-// (an error naming the digest), never used.
+// The node replaces a bucket object that does not hold its artifact; an
+// object changed after the upload is refused by a worker that fetches it (an
+// error naming the digest), never used.
 func TestDigestMismatchIsAnError(t *testing.T) {
 	srv := startServer(t, natsserver.Options{})
 	nc := connect(t, srv.URL())
@@ -455,15 +456,27 @@ func TestDigestMismatchIsAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Someone put other bytes under the circuit's name, same length.
 	wrong := bytes.Repeat([]byte{'x'}, len(arts[0].Data))
 	if _, err := obs.PutBytes(t.Context(), arts[0].Digest.String(), wrong); err != nil {
 		t.Fatal(err)
 	}
+	first := startWorker(t, srv.URL(), &fakeEngines{}, WorkerConfig{Name: "first", AckWait: 5 * time.Second})
+	ctx := ctxFor(t, 30*time.Second)
+	if _, err := c.Prove(ctx, proveJob("ab01", arts...)); err != nil {
+		t.Fatalf("the node did not replace the wrong object: %v", err)
+	}
+	first.stop()
+	<-first.done
+	first.done <- nil // for the cleanup
+
+	// Someone puts other bytes under the circuit's name after the upload.
+	if _, err := obs.PutBytes(t.Context(), arts[0].Digest.String(), wrong); err != nil {
+		t.Fatal(err)
+	}
 	eng := &fakeEngines{}
-	startWorker(t, srv.URL(), eng, WorkerConfig{AckWait: 5 * time.Second})
-	_, err = c.Prove(ctxFor(t, 30*time.Second), proveJob("ab01", arts...))
-	if err == nil || !strings.Contains(err.Error(), arts[0].Digest.Short()) {
+	startWorker(t, srv.URL(), eng, WorkerConfig{Name: "second", AckWait: 5 * time.Second})
+	_, err = c.Prove(ctx, proveJob("ab02", arts...))
+	if err == nil || !strings.Contains(err.Error(), arts[0].Digest.String()) {
 		t.Fatalf("want an error naming %s, got %v", arts[0].Digest.Short(), err)
 	}
 	if eng.runs.Load() != 0 {
