@@ -43,9 +43,10 @@ func spawnOptionsIn(t *testing.T, tmp string) engine.SpawnOptions {
 // engine the test killed closes without an error).
 func spawn(t *testing.T) *engine.Conn {
 	t.Helper()
+	opts := spawnOptions(t) // proofd built and bb installed before the start's minute begins
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := engine.Spawn(ctx, spawnOptions(t))
+	c, err := engine.Spawn(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

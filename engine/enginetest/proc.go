@@ -181,10 +181,11 @@ func InProcess(t *testing.T, cfg host.Config) *engine.Conn {
 // connects to it; the engine is stopped when the test ends.
 func Spawn(t *testing.T, kind string) *engine.Conn {
 	t.Helper()
+	bin := Proofd(t) // built first: a build on a loaded machine must not eat the start's minute
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := engine.Spawn(ctx, engine.SpawnOptions{
-		Path: Proofd(t), Args: []string{"engine", "serve", "--kind", kind, "--exit-on-stdin-eof"},
+		Path: bin, Args: []string{"engine", "serve", "--kind", kind, "--exit-on-stdin-eof"},
 	})
 	if err != nil {
 		t.Fatal(err)

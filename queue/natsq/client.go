@@ -2,7 +2,9 @@ package natsq
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -136,11 +138,17 @@ func (c *Client) Prove(ctx context.Context, j queue.Prove) (*queue.Proved, error
 	return r.Proved, nil
 }
 
-// Verify publishes a verifying job and waits for its verdict.
+// Verify publishes a verifying job and waits for its verdict. Every call
+// is a job of its own (its id gets a random suffix): verifications are
+// cheap, and a failure kept from an earlier call (an engine that died) must
+// not answer a later one.
 func (c *Client) Verify(ctx context.Context, j queue.Verify) (*engine.VerifyResult, error) {
 	if j.ID == "" {
 		j.ID = queue.VerifyID(j.VK.Digest, j.Proof, j.Public, j.Target)
 	}
+	var nonce [8]byte
+	rand.Read(nonce[:])
+	j.ID += "-" + hex.EncodeToString(nonce[:])
 	if j.Attempt == 0 {
 		j.Attempt = 1
 	}

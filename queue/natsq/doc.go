@@ -16,7 +16,8 @@
 //     attempt: the node's retry budget is not spent). A live worker sends
 //     in-progress acks every AckWait/3.
 //   - The node accepts any proof or verdict for a job, and a failure only
-//     for its own attempt or a later one; a result nobody waits for is
+//     for its own attempt or a later one; each Verify call is a job of its
+//     own (a random suffix on its id), never answered by a kept result; a result nobody waits for is
 //     dropped (Hooks.Late), so a duplicate never becomes a second receipt.
 //   - A job delivered more than MaxDeliver times is dead-lettered unrun and
 //     answered as poison (pool.ErrPoisonRequest): it is not retried.

@@ -3,6 +3,8 @@ package natsq
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"github.com/proofd/proofd/artifact"
 	"github.com/proofd/proofd/artifact/artcache"
 	"github.com/proofd/proofd/engine"
+	"github.com/proofd/proofd/engine/devcert"
 	"github.com/proofd/proofd/engine/host"
 	"github.com/proofd/proofd/engine/pool"
 	"github.com/proofd/proofd/engine/snarkclient"
@@ -311,7 +314,7 @@ func TestPoisonJobIsDeadLettered(t *testing.T) {
 	// Two deliveries nobody answers: workers that died holding the job.
 	cons, err := js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
 		Durable: ConsumerName(queue.KindSnark, queue.DefaultClass), FilterSubject: JobSubject(queue.KindSnark, queue.DefaultClass),
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 300 * time.Millisecond, MaxDeliver: maxDeliver + 1,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 300 * time.Millisecond, MaxDeliver: maxDeliver + deadLetterTries,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -516,5 +519,59 @@ func TestNKeyAuthentication(t *testing.T) {
 	}
 	if err := (ConnConfig{URL: "x", Creds: "a", NKey: "b", TLSCert: "c"}).Validate(); err == nil || !strings.Contains(err.Error(), "exclusive") || !strings.Contains(err.Error(), "go together") {
 		t.Fatalf("Validate: %v", err)
+	}
+}
+
+// Mutual TLS: a client with the CA and its certificate connects; one
+// without a certificate is refused.
+func TestMutualTLS(t *testing.T) {
+	set, err := devcert.Generate([]string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := set.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(set.Server, set.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cas := x509.NewCertPool()
+	cas.AppendCertsFromPEM(set.CA)
+	srv := startServer(t, natsserver.Options{TLS: &tls.Config{
+		Certificates: []tls.Certificate{cert}, ClientCAs: cas, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+	}})
+	url := strings.Replace(srv.URL(), "nats://", "tls://", 1)
+	files := devcert.Files(dir) // ca, ca key, server, server key, client, client key
+	nc, err := ConnConfig{URL: url, TLSCert: files[4], TLSKey: files[5], TLSCA: files[0]}.Connect()
+	if err != nil {
+		t.Fatalf("a client with its certificate: %v", err)
+	}
+	c := newClient(t, nc, ClientHooks{})
+	// The queue works over it.
+	eng := &fakeEngines{}
+	wnc, err := ConnConfig{URL: url, TLSCert: files[4], TLSKey: files[5], TLSCA: files[0]}.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := artcache.Open(artcache.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- RunWorker(ctx, wnc, WorkerConfig{Name: "tls", Engines: eng, Cache: cache, AckWait: 5 * time.Second})
+	}()
+	if _, err := c.Prove(ctxFor(t, 30*time.Second), proveJob("cd01", testArtifacts()...)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	wnc.Close()
+	nc.Close()
+	if _, err := (ConnConfig{URL: url, TLSCA: files[0]}).Connect(); err == nil {
+		t.Fatal("a client without a certificate connected")
 	}
 }

@@ -142,7 +142,7 @@ func RunWorker(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
 	for _, class := range cfg.Classes {
 		cons, err := js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
 			Durable: ConsumerName(queue.KindSnark, class), FilterSubject: JobSubject(queue.KindSnark, class),
-			AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver + 1,
+			AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver + deadLetterTries,
 		})
 		if err != nil {
 			return fmt.Errorf("nats: consumer for %s jobs: %w", class, err)
@@ -385,3 +385,8 @@ func (b bucket) Fetch(ctx context.Context, d artifact.Digest) ([]byte, error) {
 
 // defaultMaxArtifact bounds one artifact download unless configured.
 const defaultMaxArtifact = 4 << 30
+
+// deadLetterTries are the deliveries past MaxDeliver the consumer allows:
+// the worker dead-letters a job on its first one, and the rest are for a
+// dead-lettering that failed (a worker dying in it, a server failing over).
+const deadLetterTries = 3

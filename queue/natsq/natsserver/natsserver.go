@@ -1,6 +1,7 @@
 package natsserver
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -13,6 +14,9 @@ type Options struct {
 	// NKeyUsers, when set, are the only clients admitted: the public nkeys
 	// (U…) that may connect; every other client is refused.
 	NKeyUsers []string
+	// TLS, when set, makes the server speak only TLS with it (a config
+	// whose ClientAuth requires certificates gives mutual TLS).
+	TLS *tls.Config
 }
 
 // Server is a running in-process NATS server.
@@ -30,6 +34,10 @@ func Start(dir string, o Options) (*Server, error) {
 	}
 	for _, u := range o.NKeyUsers {
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: u})
+	}
+	if o.TLS != nil {
+		opts.TLS, opts.TLSConfig, opts.TLSTimeout = true, o.TLS, 5
+		opts.TLSVerify = o.TLS.ClientAuth == tls.RequireAndVerifyClientCert
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
