@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,9 @@ type ClientHooks struct {
 	Answered  func(kind string, r queue.Result, wait time.Duration)
 	Late      func(r queue.Result) // a result no call waits for: a duplicate, or one for a call already answered
 	Uploaded  func(d artifact.Digest, bytes int)
+	// DeadLettered: a job of this node used up every delivery JetStream
+	// allows (each worker died holding it) and was dead-lettered here.
+	DeadLettered func(id string)
 }
 
 // Client publishes a node's jobs to JetStream and waits for their results:
@@ -49,6 +54,9 @@ type Client struct {
 	results jetstream.Stream
 	obs     jetstream.ObjectStore
 	cons    jetstream.ConsumeContext
+	jobs    jetstream.Stream
+	adv     *nats.Subscription
+	advWG   sync.WaitGroup
 	log     *slog.Logger
 
 	uploads  singleflight.Group
@@ -90,11 +98,96 @@ func NewClient(ctx context.Context, nc *nats.Conn, cfg ClientConfig) (*Client, e
 	if c.cons, err = oc.Consume(c.deliver); err != nil {
 		return nil, fmt.Errorf("nats: follow results: %w", err)
 	}
+	if c.jobs, err = js.Stream(ctx, JobsStream); err != nil {
+		c.cons.Stop()
+		return nil, fmt.Errorf("nats: stream %s: %w", JobsStream, err)
+	}
+	// JetStream tells when a job used up its deliveries; the workers
+	// dead-letter a job on a delivery past max-deliver, and this catches
+	// the rest: a job whose last deliveries all went to workers that died.
+	if c.adv, err = nc.Subscribe(maxDeliveriesSubject, c.maxDeliveries); err != nil {
+		c.cons.Stop()
+		return nil, fmt.Errorf("nats: follow advisories: %w", err)
+	}
 	return c, nil
 }
 
-// Close stops following results; calls in flight end with their contexts.
-func (c *Client) Close() { c.cons.Stop() }
+// Close stops following results and advisories; calls in flight end with
+// their contexts.
+func (c *Client) Close() {
+	c.cons.Stop()
+	c.adv.Unsubscribe()
+	c.advWG.Wait()
+}
+
+// maxDeliveriesSubject is JetStream's advisory for a message that used up
+// its consumer's MaxDeliver, on the jobs stream.
+const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + JobsStream + ".*"
+
+// maxDeliveries dead-letters one of this node's jobs that JetStream will
+// deliver no more: a copy to PROOFD_DEAD, a poison result (which answers
+// the waiting call, now or after a restart), and the job out of the queue.
+func (c *Client) maxDeliveries(m *nats.Msg) {
+	var adv struct {
+		StreamSeq  uint64 `json:"stream_seq"`
+		Deliveries uint64 `json:"deliveries"`
+	}
+	if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 {
+		c.log.Warn("nats: unreadable max-deliveries advisory ignored", "err", err)
+		return
+	}
+	c.advWG.Add(1)
+	go func() {
+		defer c.advWG.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		raw, err := c.jobs.GetMsg(ctx, adv.StreamSeq)
+		if err != nil {
+			return // answered after all, or another node's watcher took it
+		}
+		job, err := queue.DecodeJob(raw.Data)
+		if err != nil || job.Node != c.cfg.Node {
+			return // not this node's: its own node dead-letters it
+		}
+		why := fmt.Sprintf("delivered %d times, every worker died holding it", adv.Deliveries)
+		h := nats.Header{}
+		h.Set("Proofd-Dead-Reason", why)
+		h.Set("Proofd-Dead-Subject", raw.Subject)
+		h.Set("Proofd-Dead-Worker", "node "+c.cfg.Node)
+		kind, class := subjectKindClass(raw.Subject)
+		if _, err := c.js.PublishMsg(ctx, &nats.Msg{Subject: DeadSubject(kind, class), Data: raw.Data, Header: h}); err != nil {
+			c.log.Warn("nats: dead-letter a job", "job", short(job.ID()), "err", err)
+			return
+		}
+		r := queue.Result{ID: job.ID(), Attempt: job.Attempt(), Worker: "node " + c.cfg.Node,
+			Err: fmt.Errorf("job %s: %w", short(job.ID()), &poison{why})}
+		data, err := queue.EncodeResult(r)
+		if err == nil {
+			_, err = c.js.PublishMsg(ctx, &nats.Msg{Subject: ResultSubject(c.cfg.Node, job.ID()), Data: data},
+				jetstream.WithMsgID(MsgID(job.ID(), job.Attempt())+"-r"))
+		}
+		if err != nil {
+			c.log.Warn("nats: answer a dead-lettered job", "job", short(job.ID()), "err", err)
+			return
+		}
+		if err := c.jobs.DeleteMsg(ctx, adv.StreamSeq); err != nil {
+			c.log.Warn("nats: remove a dead-lettered job", "job", short(job.ID()), "err", err)
+		}
+		if c.cfg.Hooks.DeadLettered != nil {
+			c.cfg.Hooks.DeadLettered(job.ID())
+		}
+		c.log.Warn("job dead-lettered", "job", job.ID(), "why", why)
+	}()
+}
+
+// subjectKindClass reads proofd.job.<kind>.<class>.
+func subjectKindClass(subject string) (kind, class string) {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 4 {
+		return queue.KindSnark, queue.DefaultClass
+	}
+	return parts[2], parts[3]
+}
 
 func (c *Client) deliver(m jetstream.Msg) {
 	r, err := queue.DecodeResult(m.Data())

@@ -20,7 +20,9 @@
 //     own (a random suffix on its id), never answered by a kept result; a result nobody waits for is
 //     dropped (Hooks.Late), so a duplicate never becomes a second receipt.
 //   - A job delivered more than MaxDeliver times is dead-lettered unrun and
-//     answered as poison (pool.ErrPoisonRequest): it is not retried.
+//     answered as poison (pool.ErrPoisonRequest): it is not retried. A job
+//     JetStream will deliver no more (its consumer's MaxDeliver) is
+//     dead-lettered by its own node, on JetStream's advisory.
 //   - A worker uses an artifact only if its bytes hash to the digest the job
 //     names (artifact/artcache); reply subjects are built from the job's
 //     node name and id, both checked to be single subject tokens, never

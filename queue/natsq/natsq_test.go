@@ -358,6 +358,46 @@ func TestPoisonJobIsDeadLettered(t *testing.T) {
 	}
 }
 
+// A job whose every delivery went to a worker that died is dead-lettered by
+// its node when JetStream says it will deliver it no more: the call gets a
+// poison answer, the job leaves the queue.
+func TestNodeDeadLettersWhatWorkersNeverAnswered(t *testing.T) {
+	srv := startServer(t, natsserver.Options{})
+	nc := connect(t, srv.URL())
+	var dead atomic.Int32
+	c := newClient(t, nc, ClientHooks{DeadLettered: func(string) { dead.Add(1) }})
+	ctx := ctxFor(t, 30*time.Second)
+	js, _ := jetstream.New(nc)
+	cons, err := js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{
+		Durable: ConsumerName(queue.KindSnark, queue.DefaultClass), FilterSubject: JobSubject(queue.KindSnark, queue.DefaultClass),
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 300 * time.Millisecond, MaxDeliver: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() { _, err := c.Prove(ctx, proveJob("fe01", testArtifacts()...)); got <- err }()
+	for i := range 2 { // two workers take it and die
+		if _, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second)); err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+	}
+	err = <-got
+	if !errors.Is(err, pool.ErrPoisonRequest) || !strings.Contains(err.Error(), "every worker died") {
+		t.Fatalf("want a poison answer, got %v", err)
+	}
+	eventually(t, func() bool { return dead.Load() == 1 })
+	deadStream, _ := js.Stream(ctx, DeadStream)
+	m, err := deadStream.GetLastMsgForSubject(ctx, DeadSubject(queue.KindSnark, queue.DefaultClass))
+	if err != nil || !strings.Contains(m.Header.Get("Proofd-Dead-Reason"), "delivered 2 times") {
+		t.Fatalf("dead letter: %v %v", err, m)
+	}
+	jobs, _ := js.Stream(ctx, JobsStream)
+	if si, _ := jobs.Info(ctx); si.State.Msgs != 0 {
+		t.Fatalf("%d jobs left in the work queue", si.State.Msgs)
+	}
+}
+
 // Two nodes' calls of one job (a restart, say) are one job and one run; a
 // late result for it is recognised and dropped.
 func TestDuplicatePublishIsOneJob(t *testing.T) {

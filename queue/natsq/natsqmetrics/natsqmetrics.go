@@ -30,7 +30,10 @@ func Client(reg prometheus.Registerer) (natsq.ClientHooks, error) {
 	uploaded := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "proofd_queue_uploaded_bytes_total", Help: "Artifact bytes uploaded to the JetStream object store.",
 	})
-	if err := register(reg, published, answered, wait, late, uploaded); err != nil {
+	dead := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "proofd_queue_dead_lettered_total", Help: "This node's jobs it dead-lettered itself: every delivery JetStream allowed ended in a dead worker.",
+	})
+	if err := register(reg, published, answered, wait, late, uploaded, dead); err != nil {
 		return natsq.ClientHooks{}, err
 	}
 	return natsq.ClientHooks{
@@ -42,7 +45,8 @@ func Client(reg prometheus.Registerer) (natsq.ClientHooks, error) {
 			wait.Observe(d.Seconds())
 		},
 		Late:     func(queue.Result) { late.Inc() },
-		Uploaded: func(_ artifact.Digest, n int) { uploaded.Add(float64(n)) },
+		Uploaded:     func(_ artifact.Digest, n int) { uploaded.Add(float64(n)) },
+		DeadLettered: func(string) { dead.Inc() },
 	}, nil
 }
 
