@@ -44,7 +44,7 @@ func Client(reg prometheus.Registerer) (natsq.ClientHooks, error) {
 			answered.WithLabelValues(kind, natsq.Outcome(r)).Inc()
 			wait.Observe(d.Seconds())
 		},
-		Late:     func(queue.Result) { late.Inc() },
+		Late:         func(queue.Result) { late.Inc() },
 		Uploaded:     func(_ artifact.Digest, n int) { uploaded.Add(float64(n)) },
 		DeadLettered: func(string) { dead.Inc() },
 	}, nil
