@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nkeys"
+	"github.com/proofd/proofd/engine/devcert"
 	"github.com/proofd/proofd/engine/enginetest"
 	"github.com/proofd/proofd/examples/rollup"
 	"github.com/proofd/proofd/internal/netns"
@@ -170,19 +172,29 @@ func TestClusterSurvivesWorkerDeathNetworkCutAndServerDeath(t *testing.T) {
 	c := &cluster{t: t}
 	defer c.stop()
 
-	// Three NATS servers, one per host, clustered, JetStream on.
+	// Three NATS servers, one per host, clustered, JetStream on. Clients
+	// cross hosts, so they speak mutual TLS and authenticate with nkeys:
+	// one for the node, one the workers share.
+	sec := security(t, nt.Hosts[:3])
 	var routes, urls []string
 	for _, h := range nt.Hosts[:3] {
 		routes = append(routes, "nats://"+h.Addr+":6222")
-		urls = append(urls, "nats://"+h.Addr+":4222")
+		urls = append(urls, "tls://"+h.Addr+":4222")
 	}
 	var servers []*proc
 	for i, h := range nt.Hosts[:3] {
-		servers = append(servers, c.start(h, fmt.Sprintf("nats-%d", i), nil, natsBin,
-			"-js", "-sd", t.TempDir(), "-a", h.Addr, "-p", "4222", "-n", fmt.Sprintf("s%d", i),
-			"--cluster_name", "proofd", "--cluster", "nats://"+h.Addr+":6222", "--routes", strings.Join(routes, ",")))
+		conf := filepath.Join(t.TempDir(), "nats.conf")
+		writeFile(t, conf, fmt.Sprintf(`server_name: s%d
+listen: "%s:4222"
+jetstream { store_dir: %q }
+cluster { name: proofd, listen: "%s:6222", routes: [%s] }
+tls { cert_file: %q, key_file: %q, ca_file: %q, verify: true }
+authorization { users: [ { nkey: %s }, { nkey: %s } ] }
+`, i, h.Addr, t.TempDir(), h.Addr, strings.Join(routes, ", "), sec.serverCert, sec.serverKey, sec.ca, sec.nodeUser, sec.workerUser))
+		servers = append(servers, c.start(h, fmt.Sprintf("nats-%d", i), nil, natsBin, "-c", conf))
 	}
 	natsURL := strings.Join(urls, ",")
+	tlsArgs := []string{"--nats-tls-cert", sec.clientCert, "--nats-tls-key", sec.clientKey, "--nats-tls-ca", sec.ca}
 
 	// The node, and a proxy to its HTTP listener.
 	nodeHost := nt.Hosts[3]
@@ -190,7 +202,7 @@ func TestClusterSurvivesWorkerDeathNetworkCutAndServerDeath(t *testing.T) {
 	params := []string{"--depth", "4", "--txs-per-block", "1", "--bundle-size", "2"}
 	n := c.start(nodeHost, "node", nil, proofd, append([]string{"node", "--data-dir", dataDir, "--http-addr", nodeHost.Addr + ":8547",
 		"--allow-insecure-http", "--nats", natsURL, "--nats-replicas", "3", "--engines", "1", "--max-behind", "2",
-		"--retries", "5", "--shutdown-grace", "3s"}, params...)...)
+		"--retries", "5", "--shutdown-grace", "3s", "--nats-nkey", sec.nodeSeed}, append(tlsArgs, params...)...)...)
 	sock := filepath.Join(t.TempDir(), "node.sock")
 	c.start(nodeHost, "proxy", []string{proxyEnv + "=" + sock + " " + nodeHost.Addr + ":8547"}, os.Args[0])
 	api := &api{t: t, c: &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -199,8 +211,9 @@ func TestClusterSurvivesWorkerDeathNetworkCutAndServerDeath(t *testing.T) {
 
 	// Two workers; a job not heard of for 3 s moves.
 	workerArgs := func(name string) []string {
-		return []string{"worker", "--nats", natsURL, "--nats-replicas", "3", "--name", name, "--engines", "1",
-			"--ack-wait", "3s", "--cache-dir", filepath.Join(dataDir, "cache-"+name), "--drain-grace", "2s"}
+		return append([]string{"worker", "--nats", natsURL, "--nats-replicas", "3", "--name", name, "--engines", "1",
+			"--ack-wait", "3s", "--cache-dir", filepath.Join(dataDir, "cache-"+name), "--drain-grace", "2s",
+			"--nats-nkey", sec.workerSeed}, tlsArgs...)
 	}
 	workers := map[*netns.Host]*proc{}
 	workers[nt.Hosts[4]] = c.start(nt.Hosts[4], "worker-a", nil, proofd, workerArgs("a")...)
@@ -298,6 +311,52 @@ func TestClusterSurvivesWorkerDeathNetworkCutAndServerDeath(t *testing.T) {
 
 // tipHeight is the simulated chain's final tip.
 const tipHeight = 6
+
+// secrets are the cluster's TLS files and nkeys, written to files.
+type secrets struct {
+	ca, serverCert, serverKey, clientCert, clientKey string
+	nodeUser, workerUser                             string // public nkeys
+	nodeSeed, workerSeed                             string // seed files
+}
+
+func security(t *testing.T, servers []*netns.Host) secrets {
+	t.Helper()
+	var hosts []string
+	for _, h := range servers {
+		hosts = append(hosts, h.Addr)
+	}
+	set, err := devcert.Generate(hosts, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := set.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	f := devcert.Files(dir) // ca, ca key, server, server key, client, client key
+	s := secrets{ca: f[0], serverCert: f[2], serverKey: f[3], clientCert: f[4], clientKey: f[5]}
+	user := func(name string) (pub, seedFile string) {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _ = kp.PublicKey()
+		seed, _ := kp.Seed()
+		seedFile = filepath.Join(dir, name+".nk")
+		writeFile(t, seedFile, string(seed))
+		return pub, seedFile
+	}
+	s.nodeUser, s.nodeSeed = user("node")
+	s.workerUser, s.workerSeed = user("worker")
+	return s
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // simulate is the chain the node is sent: a flip reorg on the way, no
 // finality (so no receipt is pruned and all can be counted).

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/singleflight"
@@ -32,6 +33,9 @@ type ClientConfig struct {
 	Topology Topology
 	Hooks    ClientHooks
 	Logger   *slog.Logger
+	// RetryFor bounds how long a publication or upload is retried through
+	// a cluster's failover before the call fails (default 1 minute).
+	RetryFor time.Duration
 }
 
 // ClientHooks observe the client (all optional).
@@ -72,6 +76,9 @@ func NewClient(ctx context.Context, nc *nats.Conn, cfg ClientConfig) (*Client, e
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RetryFor == 0 {
+		cfg.RetryFor = time.Minute
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -287,7 +294,11 @@ func (c *Client) call(ctx context.Context, j queue.Job, class string, arts []art
 		return r, nil
 	}
 	msg := &nats.Msg{Subject: JobSubject(queue.KindSnark, class), Data: data, Header: nats.Header{}}
-	ack, err := c.js.PublishMsg(ctx, msg, jetstream.WithMsgID(MsgID(id, attempt)))
+	// A publication that fails while the cluster fails over is tried again:
+	// the message id makes a try that did land count once.
+	ack, err := retry(ctx, c, func(ctx context.Context) (*jetstream.PubAck, error) {
+		return c.js.PublishMsg(ctx, msg, jetstream.WithMsgID(MsgID(id, attempt)))
+	})
 	if err != nil {
 		return queue.Result{}, fmt.Errorf("nats: publish job %s: %w", short(id), err)
 	}
@@ -372,7 +383,8 @@ func (c *Client) upload(ctx context.Context, a artifact.Artifact) error {
 		if a.Data == nil {
 			return nil, fmt.Errorf("nats: artifact %s is not in %s and the caller has no bytes for it", a.Digest.Short(), ArtifactBucket)
 		}
-		if _, err := c.obs.PutBytes(ctx, name, a.Data); err != nil {
+		_, err = retry(ctx, c, func(ctx context.Context) (*jetstream.ObjectInfo, error) { return c.obs.PutBytes(ctx, name, a.Data) })
+		if err != nil {
 			return nil, fmt.Errorf("nats: upload artifact %s: %w", a.Digest.Short(), err)
 		}
 		if c.cfg.Hooks.Uploaded != nil {
@@ -387,6 +399,21 @@ func (c *Client) upload(ctx context.Context, a artifact.Artifact) error {
 	c.uploaded[a.Digest] = true
 	c.mu.Unlock()
 	return nil
+}
+
+// retry runs fn until it succeeds, for up to ClientConfig.RetryFor: NATS
+// calls fail while a cluster elects a new leader (a server died), and that
+// is no reason to fail a proof. Each try has 10 s.
+func retry[T any](ctx context.Context, c *Client, fn func(context.Context) (T, error)) (T, error) {
+	return backoff.Retry(ctx, func() (T, error) {
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		v, err := fn(tctx)
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return v, backoff.Permanent(err) // too large is too large on every server
+		}
+		return v, err
+	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxElapsedTime(c.cfg.RetryFor))
 }
 
 // MsgID is the deduplication id of a job's or result's publication: one

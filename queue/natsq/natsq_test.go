@@ -382,6 +382,11 @@ func TestNodeDeadLettersWhatWorkersNeverAnswered(t *testing.T) {
 			t.Fatalf("delivery %d: %v", i+1, err)
 		}
 	}
+	// A worker still pulling: JetStream finds the job out of deliveries
+	// when it would hand it out again.
+	if m, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second)); err == nil {
+		t.Fatalf("a third delivery of a job allowed two: %v", m.Subject())
+	}
 	err = <-got
 	if !errors.Is(err, pool.ErrPoisonRequest) || !strings.Contains(err.Error(), "every worker died") {
 		t.Fatalf("want a poison answer, got %v", err)
