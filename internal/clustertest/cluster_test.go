@@ -220,9 +220,14 @@ authorization { users: [ { nkey: %s }, { nkey: %s } ] }
 	workers[nt.Hosts[5]] = c.start(nt.Hosts[5], "worker-b", nil, proofd, workerArgs("b")...)
 
 	api.waitReady(n, 5*time.Minute)
+	// The chain goes in three parts, so that each event meets work to do:
+	// blocks 1–2 for the worker's death, 3–4 for the cut, and 5, 6, the
+	// fork at 6 and the flip back for the worker that rejoined, alone.
 	reqs := simulate(t)
-	sent := make(chan struct{})
-	go func() { defer close(sent); api.submit(reqs) }()
+	if len(reqs) != 8 || reqs[6].Method != "SubmitBlock" || reqs[7].Method != "SetHead" {
+		t.Fatalf("the simulated chain changed shape (%d calls): this test splits it by position", len(reqs))
+	}
+	api.submit(reqs[:2])
 
 	// 1. A worker dies mid-proof: SIGKILL while it proves a batch (BW6-761,
 	// seconds), then a new worker takes its host.
@@ -234,6 +239,7 @@ authorization { users: [ { nkey: %s }, { nkey: %s } ] }
 	waitDone(t, workers, killedJob, 2*time.Minute)
 
 	// 2. A worker is cut off mid-proof; its job moves; it comes back.
+	api.submit(reqs[2:4])
 	host, job = waitBatchTaken(t, workers, map[string]bool{killedJob: true}, 5*time.Minute)
 	if err := host.Cut(); err != nil {
 		t.Fatal(err)
@@ -266,7 +272,7 @@ authorization { users: [ { nkey: %s }, { nkey: %s } ] }
 	servers[0].signal(syscall.SIGKILL)
 	t.Log("killed NATS server s0")
 
-	<-sent
+	api.submit(reqs[4:])
 	if t.Failed() {
 		return
 	}
@@ -358,8 +364,9 @@ func writeFile(t *testing.T, path, data string) {
 	}
 }
 
-// simulate is the chain the node is sent: a flip reorg on the way, no
-// finality (so no receipt is pruned and all can be counted).
+// simulate is the chain the node is sent: blocks 1 to 6, a fork block at 6
+// and the flip back (SetHead), no finality (so no receipt is pruned and all
+// can be counted).
 func simulate(t *testing.T) []node.SimRequest {
 	t.Helper()
 	var buf bytes.Buffer
