@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -157,21 +156,14 @@ func (c *Client) maxDeliveries(m *nats.Msg) {
 			return // not this node's: its own node dead-letters it
 		}
 		why := fmt.Sprintf("delivered %d times, every worker died holding it", adv.Deliveries)
-		h := nats.Header{}
-		h.Set("Proofd-Dead-Reason", why)
-		h.Set("Proofd-Dead-Subject", raw.Subject)
-		h.Set("Proofd-Dead-Worker", "node "+c.cfg.Node)
-		kind, class := subjectKindClass(raw.Subject)
-		if _, err := c.js.PublishMsg(ctx, &nats.Msg{Subject: DeadSubject(kind, class), Data: raw.Data, Header: h}); err != nil {
+		by := "node " + c.cfg.Node
+		if _, err := c.js.PublishMsg(ctx, deadLetterMsg(raw.Subject, raw.Data, why, by)); err != nil {
 			c.log.Warn("nats: dead-letter a job", "job", short(job.ID()), "err", err)
 			return
 		}
-		r := queue.Result{ID: job.ID(), Attempt: job.Attempt(), Worker: "node " + c.cfg.Node,
-			Err: fmt.Errorf("job %s: %w", short(job.ID()), &poison{why})}
-		data, err := queue.EncodeResult(r)
+		msg, dedup, err := resultMsg(c.cfg.Node, poisonResult(job, why, by))
 		if err == nil {
-			_, err = c.js.PublishMsg(ctx, &nats.Msg{Subject: ResultSubject(c.cfg.Node, job.ID()), Data: data},
-				jetstream.WithMsgID(MsgID(job.ID(), job.Attempt())+"-r"))
+			_, err = c.js.PublishMsg(ctx, msg, dedup)
 		}
 		if err != nil {
 			c.log.Warn("nats: answer a dead-lettered job", "job", short(job.ID()), "err", err)
@@ -185,15 +177,6 @@ func (c *Client) maxDeliveries(m *nats.Msg) {
 		}
 		c.log.Warn("job dead-lettered", "job", job.ID(), "why", why)
 	}()
-}
-
-// subjectKindClass reads proofd.job.<kind>.<class>.
-func subjectKindClass(subject string) (kind, class string) {
-	parts := strings.Split(subject, ".")
-	if len(parts) != 4 {
-		return queue.KindSnark, queue.DefaultClass
-	}
-	return parts[2], parts[3]
 }
 
 func (c *Client) deliver(m jetstream.Msg) {

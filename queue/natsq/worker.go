@@ -216,9 +216,7 @@ func (w *worker) handle(class string, m jetstream.Msg) {
 	if meta.NumDelivered > uint64(w.cfg.MaxDeliver) {
 		why := fmt.Sprintf("handed to %d workers, none of which answered (max-deliver %d)", meta.NumDelivered-1, w.cfg.MaxDeliver)
 		w.deadLetter(class, m, "deliveries", why)
-		r := queue.Result{ID: job.ID(), Attempt: job.Attempt(), Worker: w.cfg.Name,
-			Err: fmt.Errorf("job %s: %w", short(job.ID()), &poison{why})}
-		if w.publish(job, r) == nil {
+		if w.publish(job, poisonResult(job, why, w.cfg.Name)) == nil {
 			m.DoubleAck(w.run)
 		}
 		log.Warn("job dead-lettered", "why", why)
@@ -269,11 +267,6 @@ wait:
 	}
 	log.Info("job done", "outcome", Outcome(o.r), "took", o.r.Took.String())
 }
-
-type poison struct{ why string }
-
-func (p *poison) Error() string { return p.why }
-func (p *poison) Unwrap() error { return pool.ErrPoisonRequest }
 
 // Outcome names a result for metrics and logs: "proved", "verified",
 // "poison", "bad_input" or "failed".
@@ -332,28 +325,23 @@ func (w *worker) runJob(ctx context.Context, job queue.Job) queue.Result {
 // publish stores the result, retrying through a server's death for up to
 // AckWait (after which the job is another worker's anyway).
 func (w *worker) publish(job queue.Job, r queue.Result) error {
-	data, err := queue.EncodeResult(r)
+	msg, dedup, err := resultMsg(job.Node, r)
 	if err != nil {
 		return err
 	}
-	subj := ResultSubject(job.Node, job.ID())
 	_, err = backoff.Retry(w.run, func() (*jetstream.PubAck, error) {
 		ctx, cancel := context.WithTimeout(w.run, 5*time.Second)
 		defer cancel()
-		return w.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: data}, jetstream.WithMsgID(MsgID(job.ID(), job.Attempt())+"-r"))
+		return w.js.PublishMsg(ctx, msg, dedup)
 	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxElapsedTime(w.cfg.AckWait))
 	return err
 }
 
 // deadLetter copies a job to the dead-letter stream with why in a header.
 func (w *worker) deadLetter(class string, m jetstream.Msg, kind, why string) {
-	h := nats.Header{}
-	h.Set("Proofd-Dead-Reason", why)
-	h.Set("Proofd-Dead-Subject", m.Subject())
-	h.Set("Proofd-Dead-Worker", w.cfg.Name)
 	ctx, cancel := context.WithTimeout(w.run, 5*time.Second)
 	defer cancel()
-	if _, err := w.js.PublishMsg(ctx, &nats.Msg{Subject: DeadSubject(queue.KindSnark, class), Data: m.Data(), Header: h}); err != nil {
+	if _, err := w.js.PublishMsg(ctx, deadLetterMsg(m.Subject(), m.Data(), why, "worker "+w.cfg.Name)); err != nil {
 		w.log.Warn("nats: dead-letter a job", "err", err)
 	}
 	if w.cfg.Hooks.Dead != nil {
