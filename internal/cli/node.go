@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -32,13 +30,10 @@ func (a *app) nodeCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("node: invalid configuration:\n%w", err)
 			}
-			eff, _ := json.Marshal(cfg.Effective())
-			if check {
-				fmt.Fprintf(a.stdout, "%s\n", eff)
+			log, checked := a.configured(cfg.Effective(), check)
+			if checked {
 				return nil
 			}
-			log := slog.New(slog.NewJSONHandler(a.stderr, nil))
-			log.Info("configuration", "effective", json.RawMessage(eff))
 			reg := prometheus.NewRegistry()
 			hooks, err := poolmetrics.Hooks(reg)
 			if err != nil {

@@ -29,13 +29,10 @@ func (a *app) workerCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("worker: invalid configuration:\n%w", err)
 			}
-			eff, _ := json.Marshal(cfg.Effective())
-			if check {
-				fmt.Fprintf(a.stdout, "%s\n", eff)
+			log, checked := a.configured(cfg.Effective(), check)
+			if checked {
 				return nil
 			}
-			log := slog.New(slog.NewJSONHandler(a.stderr, nil))
-			log.Info("configuration", "effective", json.RawMessage(eff))
 			reg := prometheus.NewRegistry()
 			fac, err := a.factory(cfg.Engines, reg)
 			if err != nil {
@@ -49,4 +46,18 @@ func (a *app) workerCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration, print it as JSON, and exit")
 	worker.Flags(cmd.Flags())
 	return cmd
+}
+
+// configured is the start of a long-running command: under --check it
+// prints the effective configuration as JSON and says so; otherwise it
+// logs it and returns the command's JSON logger.
+func (a *app) configured(effective map[string]any, check bool) (log *slog.Logger, checked bool) {
+	eff, _ := json.Marshal(effective)
+	if check {
+		fmt.Fprintf(a.stdout, "%s\n", eff)
+		return nil, true
+	}
+	log = slog.New(slog.NewJSONHandler(a.stderr, nil))
+	log.Info("configuration", "effective", json.RawMessage(eff))
+	return log, false
 }
