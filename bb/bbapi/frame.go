@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"reflect"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -44,10 +43,11 @@ func WriteFrame(w io.Writer, v any) error {
 	if len(body) > math.MaxUint32 {
 		return fmt.Errorf("%w: %d bytes cannot be framed (at most %d)", ErrFrameTooLarge, len(body), uint32(math.MaxUint32))
 	}
-	var hdr [4]byte
-	binary.LittleEndian.PutUint32(hdr[:], uint32(len(body)))
-	bufs := net.Buffers{hdr[:], body}
-	if _, err := bufs.WriteTo(w); err != nil {
+	// One write: a frame under the pipe's atomic size reaches bb whole or
+	// not at all, so a bb that read any of it has all of it.
+	frame := make([]byte, 4, 4+len(body))
+	binary.LittleEndian.PutUint32(frame, uint32(len(body)))
+	if _, err := w.Write(append(frame, body...)); err != nil {
 		return fmt.Errorf("bbapi: write frame: %w", err)
 	}
 	return nil
